@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"omnihub/bench"
+	"omnihub/store/storetest"
+)
+
+// scenarios lists every benchmark scenario; packages contribute theirs.
+func scenarios() *bench.Registry {
+	return bench.NewRegistry()
+}
+
+func (c *cli) benchCmd() *cobra.Command {
+	var (
+		asJSON   bool
+		short    bool
+		engine   string
+		pgURL    string
+		duration time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "bench SCENARIO",
+		Short: "Run a benchmark scenario and print its figures",
+		Long: `Run a benchmark scenario against a fresh database and print machine
+information and figures. Exits non-zero if an invariant breaks (oversell,
+loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := scenarios().Get(args[0])
+			if err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "omnihub-bench-*")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if pgURL == "" {
+				pgURL = storetest.PostgresURL()
+			}
+			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Log: cmd.ErrOrStderr()}
+			res, err := bench.Run(cmd.Context(), s, env)
+			bench.Print(cmd.OutOrStdout(), res, asJSON)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&short, "short", false, "a run of seconds, for CI")
+	f.StringVar(&engine, "engine", "sqlite", "sqlite or postgres")
+	f.StringVar(&pgURL, "pg-url", "", "PostgreSQL URL for --engine postgres (default OMNIHUB_TEST_POSTGRES_URL or the local test database)")
+	f.DurationVar(&duration, "duration", 0, "length of the main phase (scenario default when 0)")
+	return cmd
+}
+
+func joinNames(n []string) string {
+	if len(n) == 0 {
+		return "(none yet)"
+	}
+	s := n[0]
+	for _, x := range n[1:] {
+		s += ", " + x
+	}
+	return s
+}

@@ -1,0 +1,180 @@
+// Package config loads OmniHub's configuration from, in rising order of
+// precedence: built-in defaults, a YAML file, OMNIHUB_* environment variables
+// and command-line flags (applied by the caller after Load).
+//
+// With no configuration at all OmniHub runs on embedded SQLite in ./data and
+// listens on 127.0.0.1:8080.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"omnihub/errs"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds the SQLite database and generated files.
+	DataDir string `yaml:"data_dir"`
+	// DB is empty or "sqlite" for embedded SQLite in DataDir, a path ending
+	// in .db for SQLite elsewhere, or a postgres:// URL.
+	DB   string `yaml:"db"`
+	HTTP HTTP   `yaml:"http"`
+	Log  Log    `yaml:"log"`
+	Jobs Jobs   `yaml:"jobs"`
+	// SecretKeyFile holds the 32-byte key that encrypts shop credentials at
+	// rest (OMNIHUB_SECRET_KEY, base64, takes precedence). Generated in
+	// DataDir on first start when neither is given.
+	SecretKeyFile string `yaml:"secret_key_file"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr            string        `yaml:"addr"`
+	TLSCert         string        `yaml:"tls_cert"`
+	TLSKey          string        `yaml:"tls_key"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Jobs configures the durable job queue.
+type Jobs struct {
+	Workers     int           `yaml:"workers"`
+	MaxAttempts int           `yaml:"max_attempts"`
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		DataDir: "data",
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			MaxBodyBytes:    4 << 20,
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    60 * time.Second,
+			ShutdownTimeout: 30 * time.Second,
+		},
+		Log:  Log{Level: "info", Format: "json"},
+		Jobs: Jobs{Workers: 8, MaxAttempts: 10, BackoffBase: time.Second, BackoffMax: 10 * time.Minute},
+	}
+}
+
+// Load builds the configuration from defaults, the YAML file at path (if
+// path is empty, ./omnihub.yaml when it exists) and the environment.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	explicit := path != ""
+	if path == "" {
+		path = "omnihub.yaml"
+	}
+	body, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		dec := yaml.NewDecoder(strings.NewReader(string(body)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+			return cfg, errs.Wrap(err, errs.Invalid, "config file %s", path)
+		}
+	case os.IsNotExist(err) && !explicit:
+	default:
+		return cfg, errs.Wrap(err, errs.Invalid, "config file %s", path)
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	var firstErr error
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil && firstErr == nil {
+				firstErr = errs.E(errs.Invalid, "%s: not a number: %q", name, v)
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil && firstErr == nil {
+				firstErr = errs.E(errs.Invalid, "%s: not a duration: %q", name, v)
+			}
+			*dst = d
+		}
+	}
+	str("OMNIHUB_DATA_DIR", &cfg.DataDir)
+	str("OMNIHUB_DB", &cfg.DB)
+	str("OMNIHUB_HTTP_ADDR", &cfg.HTTP.Addr)
+	str("OMNIHUB_TLS_CERT", &cfg.HTTP.TLSCert)
+	str("OMNIHUB_TLS_KEY", &cfg.HTTP.TLSKey)
+	str("OMNIHUB_LOG_LEVEL", &cfg.Log.Level)
+	str("OMNIHUB_LOG_FORMAT", &cfg.Log.Format)
+	str("OMNIHUB_SECRET_KEY_FILE", &cfg.SecretKeyFile)
+	num("OMNIHUB_JOB_WORKERS", &cfg.Jobs.Workers)
+	num("OMNIHUB_JOB_MAX_ATTEMPTS", &cfg.Jobs.MaxAttempts)
+	dur("OMNIHUB_JOB_BACKOFF_BASE", &cfg.Jobs.BackoffBase)
+	dur("OMNIHUB_JOB_BACKOFF_MAX", &cfg.Jobs.BackoffMax)
+	return firstErr
+}
+
+// Validate reports the first inconsistent setting.
+func (c Config) Validate() error {
+	if c.HTTP.Addr == "" {
+		return errs.WithField("http.addr", "must not be empty")
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		return errs.WithField("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return errs.WithField("log.level", fmt.Sprintf("unknown level %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return errs.WithField("log.format", fmt.Sprintf("unknown format %q", c.Log.Format))
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.MaxAttempts < 1 {
+		return errs.WithField("jobs", "workers and max_attempts must be at least 1")
+	}
+	return nil
+}
+
+// IsPostgres reports whether DB selects PostgreSQL.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}
+
+// SQLitePath is the SQLite database file for a non-PostgreSQL DB setting.
+func (c Config) SQLitePath() string {
+	if c.DB != "" && c.DB != "sqlite" {
+		return strings.TrimPrefix(c.DB, "sqlite://")
+	}
+	return filepath.Join(c.DataDir, "omnihub.db")
+}

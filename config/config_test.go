@@ -1,0 +1,61 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"omnihub/errs"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsRunEmbedded(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:8080" || cfg.IsPostgres() || cfg.SQLitePath() != filepath.Join("data", "omnihub.db") {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestPrecedenceFileThenEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "omnihub.yaml")
+	os.WriteFile(path, []byte("db: postgres://file@h/db\nhttp:\n  addr: 0.0.0.0:9000\njobs:\n  backoff_base: 2s\n"), 0o600)
+	cfg, err := Load(path, env(map[string]string{"OMNIHUB_HTTP_ADDR": "127.0.0.1:7000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB != "postgres://file@h/db" || !cfg.IsPostgres() {
+		t.Fatalf("file value lost: %q", cfg.DB)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:7000" {
+		t.Fatalf("env must override file: %q", cfg.HTTP.Addr)
+	}
+	if cfg.Jobs.BackoffBase != 2*time.Second {
+		t.Fatalf("duration from file: %v", cfg.Jobs.BackoffBase)
+	}
+}
+
+func TestBadInputIsInvalid(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("htp:\n  addr: x\n"), 0o600)
+	if _, err := Load(path, env(nil)); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), env(nil)); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("missing explicit file: %v", err)
+	}
+	t.Chdir(dir)
+	if _, err := Load("", env(map[string]string{"OMNIHUB_JOB_WORKERS": "many"})); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("bad number: %v", err)
+	}
+	if _, err := Load("", env(map[string]string{"OMNIHUB_LOG_LEVEL": "loud"})); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("bad level: %v", err)
+	}
+}

@@ -1,0 +1,172 @@
+// Package app is OmniHub's composition root: configuration in, a running
+// process out. It opens the storage engine, builds the domain services,
+// registers their job workers and HTTP routes, and owns the process
+// lifecycle (start, graceful shutdown). Nothing else wires packages together.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"omnihub/api"
+	"omnihub/config"
+	"omnihub/errs"
+	"omnihub/jobs"
+	"omnihub/store"
+	"omnihub/store/postgres"
+	"omnihub/store/sqlite"
+)
+
+// Version is set at build time (-ldflags "-X omnihub/internal/app.Version=…").
+var Version = "dev"
+
+// App is a configured OmniHub process.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       store.DB
+	Registry *prometheus.Registry
+	API      *api.Server
+}
+
+// Options tune what New builds.
+type Options struct {
+	// RunWorkers processes jobs in this process (serve, demo); CLI commands
+	// leave it false and only enqueue.
+	RunWorkers bool
+	// Migrate applies pending migrations on open (serve, demo).
+	Migrate bool
+	// ProcessID names this process among several sharing a database.
+	ProcessID string
+}
+
+// NewLogger builds the structured logger the configuration asks for.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, hopts))
+	}
+	return slog.New(slog.NewJSONHandler(w, hopts))
+}
+
+// OpenDB opens the configured engine.
+func OpenDB(ctx context.Context, cfg config.Config, opts Options) (store.DB, error) {
+	jc := jobs.Config{
+		RunWorkers:  opts.RunWorkers,
+		MaxWorkers:  cfg.Jobs.Workers,
+		MaxAttempts: cfg.Jobs.MaxAttempts,
+		BackoffBase: cfg.Jobs.BackoffBase,
+		BackoffMax:  cfg.Jobs.BackoffMax,
+		ID:          opts.ProcessID,
+	}
+	var (
+		db  store.DB
+		err error
+	)
+	if cfg.IsPostgres() {
+		db, err = postgres.Open(ctx, postgres.Options{URL: cfg.DB, Jobs: jc})
+	} else {
+		db, err = sqlite.Open(ctx, sqlite.Options{Path: cfg.SQLitePath(), Jobs: jc})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.Migrate {
+		if _, err := db.Migrate(ctx, store.Up, 0); err != nil {
+			db.Close()
+			return nil, errs.Wrap(err, errs.Unavailable, "migrate database")
+		}
+	}
+	return db, nil
+}
+
+// New builds the application.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	db, err := OpenDB(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &App{Config: cfg, Log: logger, DB: db, Registry: reg}
+	a.API = api.New(api.Options{
+		Logger: logger, Registry: reg, DB: db, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
+	})
+	return a, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Serve runs the HTTP server and the job workers until ctx is cancelled, then
+// shuts down gracefully: the listener closes, in-flight requests and running
+// jobs finish (within the shutdown timeout), and the database is closed.
+// ready, when not nil, receives the listening address once serving.
+func (a *App) Serve(ctx context.Context, ready chan<- string) error {
+	ln, err := net.Listen("tcp", a.Config.HTTP.Addr)
+	if err != nil {
+		return errs.Wrap(err, errs.Unavailable, "listen on %s", a.Config.HTTP.Addr)
+	}
+	srv := &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       a.Config.HTTP.ReadTimeout,
+		WriteTimeout:      a.Config.HTTP.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	if err := a.DB.Jobs().Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if a.Config.HTTP.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, a.Config.HTTP.TLSCert, a.Config.HTTP.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	addr := ln.Addr().String()
+	a.Log.Info("omnihub serving", "addr", addr, "engine", a.DB.Engine(), "version", Version, "tls", a.Config.HTTP.TLSCert != "")
+	if ready != nil {
+		ready <- addr
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.Log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.HTTP.ShutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(shutCtx)
+	jobErr := a.DB.Jobs().Stop(shutCtx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	if err := errors.Join(serveErr, shutErr, jobErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.Log.Info("stopped")
+	return nil
+}
+
+// Hostname-based default process id.
+func DefaultProcessID() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}

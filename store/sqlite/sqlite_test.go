@@ -1,0 +1,11 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"omnihub/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.RunSuite(t, storetest.OpenSQLite)
+}
