@@ -47,6 +47,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.migrateCmd(),
 		c.versionCmd(),
 		c.benchCmd(),
+		c.simCmd(),
 	)
 	return root
 }
