@@ -352,3 +352,33 @@ type RefundResponder interface {
 type TokenRefresher interface {
 	RefreshToken(ctx context.Context, c Credentials) (Credentials, error)
 }
+
+// Registry holds one connector per platform.
+type Registry struct{ byPlatform map[Platform]Connector }
+
+// NewRegistry returns a registry of the given connectors.
+func NewRegistry(conns ...Connector) *Registry {
+	r := &Registry{byPlatform: map[Platform]Connector{}}
+	for _, c := range conns {
+		r.byPlatform[c.Platform()] = c
+	}
+	return r
+}
+
+// Get returns the connector of a platform.
+func (r *Registry) Get(p Platform) (Connector, bool) {
+	c, ok := r.byPlatform[p]
+	return c, ok
+}
+
+// Platforms lists the registered platforms.
+func (r *Registry) Platforms() []Platform {
+	out := make([]Platform, 0, len(r.byPlatform))
+	for p := range r.byPlatform {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Has reports whether a platform has a connector.
+func (r *Registry) Has(p Platform) bool { _, ok := r.byPlatform[p]; return ok }

@@ -33,6 +33,17 @@ type Config struct {
 	// rest (OMNIHUB_SECRET_KEY, base64, takes precedence). Generated in
 	// DataDir on first start when neither is given.
 	SecretKeyFile string `yaml:"secret_key_file"`
+	// SecretKey is the base64 key itself, from OMNIHUB_SECRET_KEY only (never
+	// from a file that might be committed).
+	SecretKey string `yaml:"-"`
+}
+
+// SecretKeyPath is where the secret key file lives.
+func (c Config) SecretKeyPath() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
 }
 
 // HTTP configures the API server.
@@ -135,6 +146,7 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	str("OMNIHUB_LOG_LEVEL", &cfg.Log.Level)
 	str("OMNIHUB_LOG_FORMAT", &cfg.Log.Format)
 	str("OMNIHUB_SECRET_KEY_FILE", &cfg.SecretKeyFile)
+	str("OMNIHUB_SECRET_KEY", &cfg.SecretKey)
 	num("OMNIHUB_JOB_WORKERS", &cfg.Jobs.Workers)
 	num("OMNIHUB_JOB_MAX_ATTEMPTS", &cfg.Jobs.MaxAttempts)
 	dur("OMNIHUB_JOB_BACKOFF_BASE", &cfg.Jobs.BackoffBase)

@@ -69,6 +69,16 @@ func WithField(field, reason string) *Error {
 	return &Error{Code: Invalid, Message: field + ": " + reason, Fields: map[string]string{field: reason}}
 }
 
+// WithField adds one offending field to e and returns e, for chaining:
+// errs.E(errs.Invalid, "bad sku").WithField("code", "required").
+func (e *Error) WithField(field, reason string) *Error {
+	if e.Fields == nil {
+		e.Fields = map[string]string{}
+	}
+	e.Fields[field] = reason
+	return e
+}
+
 // CodeOf returns the code of the outermost typed error in err's chain, or
 // Internal when err carries none. CodeOf(nil) is "".
 func CodeOf(err error) Code {
