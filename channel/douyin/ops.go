@@ -1,0 +1,145 @@
+package douyin
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"omnihub/channel"
+	"omnihub/errs"
+)
+
+// MaxStockBatch implements channel.StockPusher: sku.syncStock sets one SKU
+// per call.
+func (c *Connector) MaxStockBatch() int { return 1 }
+
+// PushStock implements channel.StockPusher with sku.syncStock as a full
+// overwrite (incremental=false), so a repeated push is harmless. Each call
+// carries an idempotent_id; the platform's "idempotent id exists" answer
+// means the same update was already applied and counts as success.
+func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []channel.StockUpdate) ([]channel.StockResult, error) {
+	res := make([]channel.StockResult, len(updates))
+	var stop error
+	for i, u := range updates {
+		res[i].Update = u
+		if stop != nil {
+			res[i].Err = stop
+			continue
+		}
+		if u.Quantity < 0 {
+			res[i].Err = errs.E(errs.Invalid, "douyin: negative stock %d for sku %s", u.Quantity, u.PlatformSKUID)
+			continue
+		}
+		params := map[string]any{
+			"product_id":    u.PlatformItemID,
+			"sku_id":        u.PlatformSKUID,
+			"stock_num":     u.Quantity,
+			"incremental":   false,
+			"idempotent_id": u.PlatformSKUID + "-" + strconv.FormatInt(u.Quantity, 10) + "-" + strconv.FormatInt(c.now().UnixMilli(), 10),
+		}
+		err := c.call(ctx, s.Credentials, "sku.syncStock", params, true, nil)
+		var ae *channel.APIError
+		if errors.As(err, &ae) && ae.SubCode == SubIdempotentExist {
+			err = nil
+		}
+		res[i].Err = err
+		if err != nil && (ctx.Err() != nil || channel.IsRateLimited(err) || channel.IsAuthExpired(err) || errs.Is(err, errs.Unauthorized)) {
+			// The rest of the batch would fail the same way: report it
+			// without hammering the platform.
+			stop = err
+		}
+	}
+	return res, nil
+}
+
+// carrierCodes maps OmniHub carrier codes to the platform's logistics
+// company codes (order/logisticsCompanyList).
+var carrierCodes = map[string]string{
+	"SF": "shunfeng", "ZTO": "zhongtong", "YTO": "yuantong", "STO": "shentong",
+	"YD": "yunda", "YUNDA": "yunda", "JD": "jd", "EMS": "ems", "DBL": "debangwuliu",
+	"JT": "jtexpress", "BEST": "huitongkuaidi",
+}
+
+// CarrierCode returns the platform company code for an OmniHub carrier code
+// (codes the map does not know pass through, lower-cased).
+func CarrierCode(omni string) string {
+	if c, ok := carrierCodes[strings.ToUpper(omni)]; ok {
+		return c
+	}
+	return strings.ToLower(omni)
+}
+
+// UploadShipment implements channel.ShipmentUploader with order.logisticsAdd
+// (whole order). When the platform refuses because the order is already
+// shipped, the order's logistics are read back: the same tracking number
+// means an earlier upload got through, which is success.
+func (c *Connector) UploadShipment(ctx context.Context, s channel.Session, sh channel.Shipment) error {
+	if len(sh.PlatformLineIDs) > 0 {
+		return errs.E(errs.Invalid, "douyin: partial shipments (order.logisticsAddSinglePack) are not supported yet")
+	}
+	if sh.PlatformOrderID == "" || sh.TrackingNo == "" || sh.CarrierCode == "" {
+		return errs.E(errs.Invalid, "douyin: shipment needs order id, carrier and tracking number")
+	}
+	params := map[string]any{
+		"order_id":       sh.PlatformOrderID,
+		"company_code":   CarrierCode(sh.CarrierCode),
+		"logistics_code": sh.TrackingNo,
+	}
+	err := c.call(ctx, s.Credentials, "order.logisticsAdd", params, true, nil)
+	var ae *channel.APIError
+	if err == nil || !errors.As(err, &ae) || ae.Class != channel.ClassPermanent {
+		return err
+	}
+	_, so, derr := c.orderDetail(ctx, s, sh.PlatformOrderID)
+	if derr != nil {
+		return err
+	}
+	for _, l := range so.LogisticsInfo {
+		if l.TrackingNo == sh.TrackingNo {
+			return nil
+		}
+	}
+	return err
+}
+
+// RefreshToken implements channel.TokenRefresher with token.refresh. The
+// platform issues a new refresh token with each access token.
+func (c *Connector) RefreshToken(ctx context.Context, cr channel.Credentials) (channel.Credentials, error) {
+	if cr.RefreshToken == "" {
+		return cr, errs.E(errs.Invalid, "douyin: no refresh token; the shop must authorise again")
+	}
+	var d struct {
+		AccessToken  string `json:"access_token"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		ShopID       ID     `json:"shop_id"`
+	}
+	params := map[string]any{"grant_type": "refresh_token", "refresh_token": cr.RefreshToken}
+	if err := c.call(ctx, cr, "token.refresh", params, false, &d); err != nil {
+		return cr, err
+	}
+	if d.AccessToken == "" {
+		return cr, &channel.APIError{Platform: channel.Douyin, Code: "bad_data", Message: "token.refresh returned no access_token", Class: channel.ClassTransient}
+	}
+	out := cr
+	out.AccessToken = d.AccessToken
+	if d.RefreshToken != "" {
+		out.RefreshToken = d.RefreshToken
+	}
+	out.ExpiresAt = c.now().Add(time.Duration(d.ExpiresIn) * time.Second).UTC()
+	if d.ShopID != "" {
+		if out.Extra == nil {
+			out.Extra = map[string]string{}
+		} else {
+			extra := make(map[string]string, len(cr.Extra)+1)
+			for k, v := range cr.Extra {
+				extra[k] = v
+			}
+			out.Extra = extra
+		}
+		out.Extra["shop_id"] = string(d.ShopID)
+	}
+	return out, nil
+}

@@ -1,0 +1,280 @@
+package douyin
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"omnihub/channel"
+	"omnihub/errs"
+)
+
+type afterSale struct {
+	AftersaleID        ID     `json:"aftersale_id"`
+	AftersaleType      int    `json:"aftersale_type"`
+	AftersaleStatus    int    `json:"aftersale_status"`
+	RefundAmount       int64  `json:"refund_amount"`
+	ApplyNum           int64  `json:"aftersale_num"`
+	Reason             string `json:"reason"`
+	Remark             string `json:"remark"`
+	ReturnLogisticsNo  string `json:"return_logistics_code"`
+	ReturnCompanyName  string `json:"return_logistics_company_name"`
+	CreateTime         int64  `json:"create_time"`
+	UpdateTime         int64  `json:"update_time"`
+	RelatedSkuOrderID  ID     `json:"related_id"`
+	ShopOrderIDInline  ID     `json:"order_id"`
+	GotPkg             int    `json:"got_pkg"`
+	AftersaleOrderType int    `json:"aftersale_order_type"`
+}
+
+type afterSaleOrder struct {
+	ShopOrderID      ID `json:"shop_order_id"`
+	RelatedOrderInfo []struct {
+		SkuOrderID       ID    `json:"sku_order_id"`
+		AftersaleItemNum int64 `json:"aftersale_item_num"`
+	} `json:"related_order_info"`
+}
+
+// Refund kinds (aftersale_type): 0 退货退款, 1 已发货仅退款, 2 未发货仅退款,
+// 3 换货, 4 系统取消, 6 补寄.
+func refundKind(t int) channel.RefundKind {
+	switch t {
+	case 0:
+		return channel.ReturnRefund
+	case 1, 2:
+		return channel.RefundOnly
+	case 3:
+		return channel.Exchange
+	case 6:
+		return channel.ReshipRequest
+	}
+	return channel.RefundKindElse
+}
+
+// RefundStatus maps aftersale_status: 6 待商家同意, 7 待买家退货, 11 待商家
+// 二次同意 (goods sent back), 12 售后成功, 13 换货待买家收货, 14 换货成功,
+// 27 商家一次拒绝, 28 售后失败/关闭, 29 商家二次拒绝.
+func RefundStatus(s int) (channel.RefundStatus, bool) {
+	switch s {
+	case 6:
+		return channel.RefundRequested, true
+	case 7:
+		return channel.RefundWaitBuyerReturn, true
+	case 11:
+		return channel.RefundBuyerReturned, true
+	case 12, 13, 14:
+		return channel.RefundSucceeded, true
+	case 27, 29:
+		return channel.RefundRefused, true
+	case 28:
+		return channel.RefundClosed, true
+	}
+	return "", false
+}
+
+func toRefund(a afterSale, o afterSaleOrder, raw json.RawMessage) (channel.Refund, error) {
+	st, ok := RefundStatus(a.AftersaleStatus)
+	if !ok {
+		return channel.Refund{}, errs.E(errs.Invalid, "douyin: after-sale %s has unknown status %d", a.AftersaleID, a.AftersaleStatus)
+	}
+	r := channel.Refund{
+		PlatformRefundID: string(a.AftersaleID),
+		PlatformOrderID:  string(o.ShopOrderID),
+		PlatformLineID:   string(a.RelatedSkuOrderID),
+		Kind:             refundKind(a.AftersaleType),
+		PlatformStatus:   strconv.Itoa(a.AftersaleStatus),
+		Status:           st,
+		Reason:           a.Reason,
+		Description:      a.Remark,
+		Quantity:         a.ApplyNum,
+		Amount:           a.RefundAmount,
+		ReturnCarrier:    a.ReturnCompanyName,
+		ReturnTrackingNo: a.ReturnLogisticsNo,
+		GoodsShipped:     a.AftersaleType != 2,
+		CreatedAt:        epoch(a.CreateTime),
+		ModifiedAt:       epoch(a.UpdateTime),
+		Raw:              raw,
+	}
+	if r.PlatformOrderID == "" {
+		r.PlatformOrderID = string(a.ShopOrderIDInline)
+	}
+	if len(o.RelatedOrderInfo) > 0 {
+		if r.PlatformLineID == "" {
+			r.PlatformLineID = string(o.RelatedOrderInfo[0].SkuOrderID)
+		}
+		if r.Quantity == 0 {
+			r.Quantity = o.RelatedOrderInfo[0].AftersaleItemNum
+		}
+	}
+	return r, nil
+}
+
+// PullRefunds implements channel.RefundPuller with afterSale.List by update
+// time; the cursor is the next page number (pages start at 0).
+func (c *Connector) PullRefunds(ctx context.Context, s channel.Session, q channel.RefundQuery) (channel.RefundPage, error) {
+	size := q.PageSize
+	if size <= 0 || size > MaxPageSize {
+		size = MaxPageSize
+	}
+	page := 0
+	if q.Cursor != "" {
+		p, err := strconv.Atoi(q.Cursor)
+		if err != nil || p < 0 {
+			return channel.RefundPage{}, errs.E(errs.Invalid, "douyin: bad cursor %q", q.Cursor)
+		}
+		page = p
+	}
+	params := map[string]any{
+		"update_start_time": q.Start.Unix(),
+		"update_end_time":   q.End.Unix(),
+		"page":              page,
+		"size":              size,
+		"order_by":          []string{"update_time asc"},
+	}
+	var d struct {
+		Items   []json.RawMessage `json:"items"`
+		HasMore bool              `json:"has_more"`
+		Total   int               `json:"total"`
+	}
+	if err := c.call(ctx, s.Credentials, "afterSale.List", params, true, &d); err != nil {
+		return channel.RefundPage{}, err
+	}
+	var out channel.RefundPage
+	for _, raw := range d.Items {
+		var it struct {
+			AftersaleInfo afterSale      `json:"aftersale_info"`
+			OrderInfo     afterSaleOrder `json:"order_info"`
+		}
+		if err := json.Unmarshal(raw, &it); err != nil {
+			return channel.RefundPage{}, &channel.APIError{Platform: channel.Douyin, Code: "bad_data", Message: err.Error(), Class: channel.ClassPermanent}
+		}
+		r, err := toRefund(it.AftersaleInfo, it.OrderInfo, append(json.RawMessage(nil), raw...))
+		if err != nil {
+			return channel.RefundPage{}, err
+		}
+		out.Refunds = append(out.Refunds, r)
+	}
+	if d.HasMore {
+		out.NextCursor = strconv.Itoa(page + 1)
+	}
+	return out, nil
+}
+
+// GetRefund implements channel.RefundPuller with afterSale.Detail.
+func (c *Connector) GetRefund(ctx context.Context, s channel.Session, id string) (channel.Refund, error) {
+	var d struct {
+		ProcessInfo struct {
+			AfterSaleInfo afterSale `json:"after_sale_info"`
+		} `json:"process_info"`
+		OrderInfo afterSaleOrder `json:"order_info"`
+	}
+	var raw json.RawMessage
+	if err := c.call(ctx, s.Credentials, "afterSale.Detail", map[string]any{"after_sale_id": id}, true, &raw); err != nil {
+		return channel.Refund{}, err
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return channel.Refund{}, &channel.APIError{Platform: channel.Douyin, Code: "bad_data", Message: err.Error(), Class: channel.ClassPermanent}
+	}
+	if d.ProcessInfo.AfterSaleInfo.AftersaleID == "" {
+		return channel.Refund{}, errs.E(errs.NotFound, "douyin: after-sale %s not found", id)
+	}
+	return toRefund(d.ProcessInfo.AfterSaleInfo, d.OrderInfo, raw)
+}
+
+// Operation types of afterSale.operate.
+const (
+	OpAgreeReturn         = 101 // 同意退货申请 (first review)
+	OpRefuseReturn        = 102
+	OpConfirmReturnRefund = 111 // 确认收货并退款 (second review)
+	OpRefuseReturnGoods   = 112
+	OpAgreeRefund         = 201 // 同意仅退款
+	OpRefuseRefund        = 202
+	OpAgreeExchange       = 301
+	OpRefuseExchange      = 302
+)
+
+// operateType chooses the afterSale.operate type for a decision on a case
+// in its current state.
+func operateType(r channel.Refund, action string) (int, error) {
+	switch action {
+	case channel.RefundAgree:
+		switch r.Kind {
+		case channel.RefundOnly:
+			return OpAgreeRefund, nil
+		case channel.ReturnRefund:
+			if r.Status == channel.RefundBuyerReturned {
+				return OpConfirmReturnRefund, nil
+			}
+			return OpAgreeReturn, nil
+		case channel.Exchange:
+			return OpAgreeExchange, nil
+		}
+	case channel.RefundRefuse:
+		switch r.Kind {
+		case channel.RefundOnly:
+			return OpRefuseRefund, nil
+		case channel.ReturnRefund:
+			if r.Status == channel.RefundBuyerReturned {
+				return OpRefuseReturnGoods, nil
+			}
+			return OpRefuseReturn, nil
+		case channel.Exchange:
+			return OpRefuseExchange, nil
+		}
+	case channel.RefundConfirmReceipt:
+		if r.Kind == channel.ReturnRefund {
+			return OpConfirmReturnRefund, nil
+		}
+	default:
+		return 0, errs.E(errs.Invalid, "douyin: unknown refund action %q", action)
+	}
+	return 0, errs.E(errs.Invalid, "douyin: cannot %s an after-sale of kind %s", action, r.Kind)
+}
+
+// AnswerRefund implements channel.RefundResponder with afterSale.operate.
+// It reads the case first: the operation type depends on its kind and stage.
+// A case already in the state the decision leads to counts as answered.
+func (c *Connector) AnswerRefund(ctx context.Context, s channel.Session, d channel.RefundDecision) error {
+	r, err := c.GetRefund(ctx, s, d.PlatformRefundID)
+	if err != nil {
+		return err
+	}
+	if done(r.Status, d.Action) {
+		return nil
+	}
+	typ, err := operateType(r, d.Action)
+	if err != nil {
+		return err
+	}
+	item := map[string]any{"aftersale_id": d.PlatformRefundID}
+	if d.Action == channel.RefundRefuse {
+		reason := d.Reason
+		if reason == "" {
+			reason = "商家拒绝"
+		}
+		item["reason"] = reason
+		item["remark"] = reason
+		item["reject_reason_code"] = 1
+	}
+	if (typ == OpAgreeReturn || typ == OpAgreeExchange) && d.ReturnAddress != nil {
+		a := d.ReturnAddress
+		item["logistics"] = map[string]any{"after_sale_address_detail": map[string]any{
+			"province_name": a.Province, "city_name": a.City, "town_name": a.District,
+			"street_name": a.Town, "detail": a.Detail, "user_name": a.Name, "mobile": a.Phone,
+		}}
+	}
+	params := map[string]any{"type": typ, "items": []any{item}}
+	return c.call(ctx, s.Credentials, "afterSale.operate", params, true, nil)
+}
+
+func done(st channel.RefundStatus, action string) bool {
+	switch action {
+	case channel.RefundAgree:
+		return st == channel.RefundSucceeded || st == channel.RefundWaitBuyerReturn
+	case channel.RefundRefuse:
+		return st == channel.RefundRefused
+	case channel.RefundConfirmReceipt:
+		return st == channel.RefundSucceeded
+	}
+	return false
+}
