@@ -33,9 +33,15 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 type Route struct {
 	Method string
 	Path   string
-	// Permission required; empty for public routes.
+	// Permission required; empty for public routes (and for routes any
+	// authenticated principal may call).
 	Permission string
 	Public     bool
+	// Signed marks a public platform push endpoint that verifies the
+	// platform's signature itself (PublicSigned, or HandleHTTP with public).
+	Signed bool
+	// Doc feeds the OpenAPI document (HandleOp, Describe).
+	Doc Doc
 }
 
 // Options configure a Server.
@@ -68,6 +74,8 @@ func New(opts Options) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	s.routes = append(s.routes, Route{Method: "GET", Path: "/metrics", Public: true})
 	s.registerJobs()
+	s.HandleOp(Op{Method: "GET", Path: "/api/openapi.json", Public: true, Tags: []string{"system"},
+		Summary: "This API's OpenAPI 3.1 document, generated from the registered routes"}, s.openAPI)
 	return s
 }
 
@@ -85,9 +93,21 @@ func (s *Server) Handle(pattern, permission string, h HandlerFunc) {
 }
 
 // HandleHTTP registers a plain http.Handler (platform push receivers, which
-// verify their own signatures, are public in this sense).
+// verify their own signatures, are public in this sense: a public HandleHTTP
+// route is recorded as Signed, like PublicSigned).
 func (s *Server) HandleHTTP(pattern, permission string, public bool, h http.Handler) {
 	s.add(pattern, permission, public, h)
+	if public {
+		s.routes[len(s.routes)-1].Signed = true
+	}
+}
+
+// PublicSigned registers a platform push endpoint: no OmniHub credentials,
+// because h itself must verify the platform's signature and reject anything
+// unsigned or stale. The router-walk test exempts only such routes (and
+// health, readiness, metrics, the OpenAPI document and login) from auth.
+func (s *Server) PublicSigned(pattern string, h http.Handler) {
+	s.HandleHTTP(pattern, "", true, h)
 }
 
 func (s *Server) add(pattern, permission string, public bool, h http.Handler) {
@@ -167,7 +187,8 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.opts.MaxBodyBytes {
-			WriteError(w, r, errs.E(errs.Invalid, "request body too large (limit %d bytes)", s.opts.MaxBodyBytes))
+			WriteError(w, r, errs.Wrap(&http.MaxBytesError{Limit: s.opts.MaxBodyBytes}, errs.Invalid,
+				"request body too large (limit %d bytes)", s.opts.MaxBodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
@@ -282,12 +303,14 @@ type Problem struct {
 // WriteError writes err as application/problem+json, mapping its code once.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := errs.CodeOf(err)
+	status := errs.HTTPStatus(code)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
+		// An oversized body is invalid input with its own status, 413.
 		code = errs.Invalid
+		status = http.StatusRequestEntityTooLarge
 		err = errs.E(errs.Invalid, "request body too large (limit %d bytes)", mbe.Limit)
 	}
-	status := errs.HTTPStatus(code)
 	p := Problem{
 		Type:   "https://omnihub.dev/problems/" + string(code),
 		Title:  http.StatusText(status),
@@ -322,12 +345,13 @@ func DecodeJSON(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errs.E(errs.Invalid, "request body too large (limit %d bytes)", mbe.Limit)
+			// Keep the MaxBytesError in the chain: WriteError answers 413.
+			return errs.Wrap(mbe, errs.Invalid, "request body too large (limit %d bytes)", mbe.Limit)
 		}
 		if errors.Is(err, io.EOF) {
 			return errs.E(errs.Invalid, "request body is empty")
 		}
-		return errs.Wrap(err, errs.Invalid, "malformed JSON body")
+		return jsonError(err)
 	}
 	if dec.More() {
 		return errs.E(errs.Invalid, "request body has data after the JSON value")
@@ -336,6 +360,32 @@ func DecodeJSON(r *http.Request, v any) error {
 		return errs.E(errs.Invalid, "request body has data after the JSON value")
 	}
 	return nil
+}
+
+// jsonError turns a decoding failure into a clear invalid-input error that
+// names the position or the field at fault.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf("malformed JSON body at byte %d", se.Offset), Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &errs.Error{Code: errs.Invalid, Message: "malformed JSON body: truncated", Err: err}
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		reason := "must be " + te.Type.String() + ", not " + te.Value
+		return &errs.Error{Code: errs.Invalid, Message: "malformed JSON body: " + field + " " + reason,
+			Fields: map[string]string{field: reason}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &errs.Error{Code: errs.Invalid, Message: "unknown field " + strconv.Quote(field),
+			Fields: map[string]string{field: "unknown field"}}
+	}
+	return errs.Wrap(err, errs.Invalid, "malformed JSON body")
 }
 
 // PathInt64 parses a numeric path parameter.
