@@ -129,8 +129,11 @@ func (c *Connector) AnswerRefund(ctx context.Context, s channel.Session, d chann
 			return decodeErr("refund", d.PlatformRefundID, err)
 		}
 		info := strings.Join([]string{string(r.RefundID), strconv.FormatInt(fen, 10), string(r.RefundVersion), r.RefundPhase}, "|")
-		_, err = c.Call(ctx, s.Credentials, "taobao.rp.refunds.agree", map[string]string{"refund_infos": info})
-		return err
+		raw, err := c.Call(ctx, s.Credentials, "taobao.rp.refunds.agree", map[string]string{"refund_infos": info})
+		if err != nil {
+			return err
+		}
+		return agreeResult(raw)
 	case channel.RefundRefuse:
 		if r.Status == "SELLER_REFUSE_BUYER" {
 			return nil
@@ -167,4 +170,32 @@ func (c *Connector) agreeReturn(ctx context.Context, s channel.Session, r topRef
 	}
 	_, err := c.Call(ctx, s.Credentials, "taobao.rp.returngoods.agree", p)
 	return err
+}
+
+// agreeResult reads taobao.rp.refunds.agree's answer: a batch call that
+// succeeds as a call but reports each refund's outcome in results.
+func agreeResult(raw json.RawMessage) error {
+	var r struct {
+		Succ    flexBool `json:"succ"`
+		Msg     string   `json:"msg"`
+		Code    string   `json:"code"`
+		Results list[struct {
+			RefundID flexString `json:"refund_id"`
+			Succ     flexBool   `json:"succ"`
+			Message  string     `json:"message"`
+		}] `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return decodeErr("refunds agree", "", err)
+	}
+	if r.Succ {
+		return nil
+	}
+	msg := r.Msg
+	for _, x := range r.Results {
+		if !x.Succ {
+			msg = strings.TrimSpace(msg + " " + string(x.RefundID) + ": " + x.Message)
+		}
+	}
+	return &channel.APIError{Platform: channel.Taobao, Code: "agree_failed", SubCode: r.Code, Message: msg, Class: channel.ClassPermanent}
 }
