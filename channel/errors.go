@@ -79,3 +79,13 @@ func IsRateLimited(err error) bool { c, ok := classOf(err); return ok && c == Cl
 
 // IsAuthExpired reports whether the token must be refreshed.
 func IsAuthExpired(err error) bool { c, ok := classOf(err); return ok && c == ClassAuthExpired }
+
+// RetryAfterOf returns how long a rate-limited platform asked us to wait (0
+// when it did not say).
+func RetryAfterOf(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
+}

@@ -32,6 +32,7 @@ type Queue interface {
 	Workers() *river.Workers
 	// PeriodicJobs schedules jobs that run once per period across all
 	// processes sharing the database (only the elected leader enqueues them).
+	// It is nil on an insert-only queue.
 	PeriodicJobs() *river.PeriodicJobBundle
 	Start(ctx context.Context) error
 	// Stop stops fetching new jobs and waits for running ones to finish.
@@ -191,7 +192,16 @@ func NewWorkers() *river.Workers {
 
 func (c *Client[TTx]) Workers() *river.Workers { return c.workers }
 
-func (c *Client[TTx]) PeriodicJobs() *river.PeriodicJobBundle { return c.River.PeriodicJobs() }
+// PeriodicJobs returns the periodic job bundle, or nil for an insert-only
+// client (a CLI command), which never runs periodic jobs.
+func (c *Client[TTx]) PeriodicJobs() (b *river.PeriodicJobBundle) {
+	defer func() {
+		if recover() != nil {
+			b = nil // River refuses periodic jobs on a client that does not work jobs
+		}
+	}()
+	return c.River.PeriodicJobs()
+}
 
 func (c *Client[TTx]) Start(ctx context.Context) error {
 	if err := c.River.Start(ctx); err != nil {

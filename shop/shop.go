@@ -143,9 +143,9 @@ func (s *Service) Create(ctx context.Context, n New) (Shop, error) {
 	}
 	settings, _ := json.Marshal(sh.Settings)
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO shops (id, platform, name, platform_shop_id, status, base_url, settings_json, credentials, token_expires_at, created_at, updated_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-			sh.ID, string(sh.Platform), sh.Name, sh.PlatformShopID, string(sh.Status), sh.BaseURL, string(settings), sealed, sh.TokenExpiresAt, now, now)
+		_, err := tx.Exec(ctx, `INSERT INTO shops (id, platform, name, platform_shop_id, app_key, status, base_url, settings_json, credentials, token_expires_at, created_at, updated_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			sh.ID, string(sh.Platform), sh.Name, sh.PlatformShopID, n.Credentials.AppKey, string(sh.Status), sh.BaseURL, string(settings), sealed, sh.TokenExpiresAt, now, now)
 		return err
 	})
 	if store.IsUniqueViolation(err) {
@@ -267,6 +267,31 @@ func (s *Service) UpdateCredentials(ctx context.Context, id string, c channel.Cr
 		}
 		return nil
 	})
+}
+
+// ByAppKey finds the shops of a platform that use an app key (a webhook names
+// the app, and its secret verifies the signature).
+func (s *Service) ByAppKey(ctx context.Context, p channel.Platform, appKey string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM shops WHERE platform = $1 AND app_key = $2 ORDER BY created_at`, string(p), appKey)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "find shops by app key")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ByPlatformShopID finds a shop by its platform's seller id.
+func (s *Service) ByPlatformShopID(ctx context.Context, p channel.Platform, platformShopID string) (Shop, error) {
+	sh, err := scanShop(s.db.QueryRow(ctx, `SELECT `+shopCols+` FROM shops WHERE platform = $1 AND platform_shop_id = $2`, string(p), platformShopID))
+	return sh, store.NotFoundIfNoRows(err, "shop %s/%s", p, platformShopID)
 }
 
 // ExpiringBefore lists active shops whose token expires before t.

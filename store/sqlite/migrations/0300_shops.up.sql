@@ -4,6 +4,7 @@ CREATE TABLE shops (
     platform         TEXT NOT NULL,
     name             TEXT NOT NULL,
     platform_shop_id TEXT NOT NULL,
+    app_key          TEXT NOT NULL DEFAULT '',
     status           TEXT NOT NULL DEFAULT 'active',
     base_url         TEXT NOT NULL DEFAULT '',
     settings_json    TEXT NOT NULL DEFAULT '{}',
@@ -13,3 +14,4 @@ CREATE TABLE shops (
     updated_at       TIMESTAMP NOT NULL,
     UNIQUE (platform, platform_shop_id)
 );
+CREATE INDEX shops_app_key ON shops (platform, app_key);

@@ -1,0 +1,284 @@
+// Package sync moves data between OmniHub and the platforms: it pulls orders
+// incrementally, receives pushed and queued platform messages through a
+// deduplicating inbox, propagates stock to every channel, uploads shipments,
+// answers refunds, reconciles what pulls and pushes missed, and raises alerts.
+//
+// Every effect is a River job, so a crash or a platform outage delays work but
+// never loses it; a job that exhausts its attempts is a dead letter a person
+// can retry. The engine sees platforms only through the capability interfaces
+// of package channel and the domain only through the small interfaces below,
+// which the composition root (internal/app) wires to the real services.
+//
+// The package is named after its directory in the design map; importers
+// usually alias it (syncer "omnihub/sync") to keep the standard library's
+// sync package readable.
+package sync
+
+import (
+	"context"
+	"log/slog"
+	stdsync "sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"golang.org/x/time/rate"
+
+	"omnihub/channel"
+	"omnihub/errs"
+	"omnihub/shop"
+	"omnihub/store"
+)
+
+// OrderSink ingests platform orders into the order domain.
+type OrderSink interface {
+	// Ingest applies one platform version of an order; created reports
+	// whether the order was new to OmniHub (reconciliation counts repairs).
+	Ingest(ctx context.Context, shopID string, o channel.Order) (created bool, err error)
+}
+
+// PushMark is a (shop, SKU) whose sellable quantity changed and must reach
+// the channel.
+type PushMark struct {
+	SKUID    string
+	Sellable int64
+	Version  int64
+	MarkedAt time.Time
+}
+
+// StockSource is the inventory side of propagation.
+type StockSource interface {
+	PendingPushes(ctx context.Context, shopID string, limit int) ([]PushMark, error)
+	AckPush(ctx context.Context, shopID, skuID string, version int64) error
+	Sellable(ctx context.Context, shopID, skuID string) (int64, error)
+}
+
+// Binding ties an internal SKU to a platform item/SKU of one shop.
+type Binding struct {
+	SKUID          string
+	PlatformItemID string
+	PlatformSKUID  string
+}
+
+// ListingIndex resolves internal SKUs to platform listings and back.
+type ListingIndex interface {
+	BindingsForSKU(ctx context.Context, shopID, skuID string) ([]Binding, error)
+	// SKUForListing returns the internal SKU bound to a listing (ok=false
+	// when none).
+	SKUForListing(ctx context.Context, shopID string, l channel.Listing) (skuID string, ok bool, err error)
+}
+
+// RefundSink applies platform after-sales cases (optional).
+type RefundSink interface {
+	Apply(ctx context.Context, shopID string, r channel.Refund) error
+}
+
+// ConnectorFactory returns the connector for a platform, talking to baseURL
+// (empty: the platform's production gateway).
+type ConnectorFactory func(p channel.Platform, baseURL string) (channel.Connector, error)
+
+// Config tunes the engine. Zero values take defaults.
+type Config struct {
+	// TickEvery is how often the leader schedules pulls, message polls,
+	// token refreshes and alert checks (default 5s).
+	TickEvery time.Duration
+	// ReconcileEvery schedules a full reconciliation of every shop (default 1h).
+	ReconcileEvery time.Duration
+	// ReconcileLookback is the order window a reconciliation re-reads (default 24h).
+	ReconcileLookback time.Duration
+	// RefreshBefore refreshes tokens expiring within this margin (default 30m).
+	RefreshBefore time.Duration
+	// PlatformRate caps API calls per second per platform app (default 50).
+	PlatformRate float64
+	// ShopRate caps stock API calls per second per shop when the shop does
+	// not set one (default 20).
+	ShopRate float64
+	// PushBatch bounds the marks one push round reads (default 200).
+	PushBatch int
+	// Alerts configures where alerts go.
+	Alerts AlertConfig
+}
+
+func (c Config) withDefaults() Config {
+	if c.TickEvery <= 0 {
+		c.TickEvery = 5 * time.Second
+	}
+	if c.ReconcileEvery <= 0 {
+		c.ReconcileEvery = time.Hour
+	}
+	if c.ReconcileLookback <= 0 {
+		c.ReconcileLookback = 24 * time.Hour
+	}
+	if c.RefreshBefore <= 0 {
+		c.RefreshBefore = 30 * time.Minute
+	}
+	if c.PlatformRate <= 0 {
+		c.PlatformRate = 50
+	}
+	if c.ShopRate <= 0 {
+		c.ShopRate = 20
+	}
+	if c.PushBatch <= 0 {
+		c.PushBatch = 200
+	}
+	c.Alerts = c.Alerts.withDefaults()
+	return c
+}
+
+// Deps are the engine's collaborators.
+type Deps struct {
+	DB         store.DB
+	Shops      *shop.Service
+	Connectors ConnectorFactory
+	Orders     OrderSink
+	Stock      StockSource
+	Listings   ListingIndex
+	Refunds    RefundSink // optional
+	Metrics    *Metrics   // optional (nil: unregistered metrics)
+	Log        *slog.Logger
+	Now        func() time.Time
+	// ProcessID names this process for push leases (default: random).
+	ProcessID string
+}
+
+// Engine is the sync engine of one process.
+type Engine struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+	m    *Metrics
+
+	mu       stdsync.Mutex
+	conns    map[connKey]channel.Connector
+	limiters map[string]*rate.Limiter
+	health   map[string]*window // per shop: recent outcomes for failure-rate alerts
+}
+
+type connKey struct {
+	platform channel.Platform
+	baseURL  string
+}
+
+// New builds an engine.
+func New(cfg Config, deps Deps) *Engine {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	if deps.ProcessID == "" {
+		deps.ProcessID = "p-" + time.Now().Format("150405.000000")
+	}
+	return &Engine{
+		cfg: cfg.withDefaults(), deps: deps, log: deps.Log, now: deps.Now, m: deps.Metrics,
+		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{}, health: map[string]*window{},
+	}
+}
+
+// Register adds the engine's workers and periodic jobs to the queue. Call it
+// before the queue starts.
+func (e *Engine) Register(q interface {
+	Workers() *river.Workers
+	PeriodicJobs() *river.PeriodicJobBundle
+}) {
+	w := q.Workers()
+	river.AddWorker(w, &tickWorker{e: e})
+	river.AddWorker(w, &pullWorker{e: e})
+	river.AddWorker(w, &consumeWorker{e: e})
+	river.AddWorker(w, &processWorker{e: e})
+	river.AddWorker(w, &pushWorker{e: e})
+	river.AddWorker(w, &shipmentWorker{e: e})
+	river.AddWorker(w, &reconcileWorker{e: e})
+	river.AddWorker(w, &refreshWorker{e: e})
+	river.AddWorker(w, &alertWorker{e: e})
+	river.AddWorker(w, &reconcileAllWorker{e: e})
+	if pj := q.PeriodicJobs(); pj != nil {
+		pj.Add(river.NewPeriodicJob(river.PeriodicInterval(e.cfg.TickEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, uniqueOpts() }, &river.PeriodicJobOpts{RunOnStart: true}))
+		pj.Add(river.NewPeriodicJob(river.PeriodicInterval(e.cfg.ReconcileEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return ReconcileAllArgs{}, uniqueOpts() }, nil))
+	}
+}
+
+// connector returns the (cached) connector for a shop.
+func (e *Engine) connector(sh shop.Shop) (channel.Connector, error) {
+	k := connKey{sh.Platform, sh.BaseURL}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.conns[k]; ok {
+		return c, nil
+	}
+	c, err := e.deps.Connectors(sh.Platform, sh.BaseURL)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Invalid, "no connector for platform %s", sh.Platform)
+	}
+	e.conns[k] = c
+	return c, nil
+}
+
+// limiter returns the token bucket for a key (a shop or a platform app).
+func (e *Engine) limiter(key string, perSecond float64) *rate.Limiter {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l, ok := e.limiters[key]
+	if !ok {
+		burst := int(perSecond)
+		if burst < 1 {
+			burst = 1
+		}
+		l = rate.NewLimiter(rate.Limit(perSecond), burst)
+		e.limiters[key] = l
+	}
+	return l
+}
+
+// wait obeys the per-platform-app and per-shop limits before an API call.
+func (e *Engine) wait(ctx context.Context, sh shop.Shop, sess channel.Session, shopRate float64) error {
+	if err := e.limiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey, e.cfg.PlatformRate).Wait(ctx); err != nil {
+		return err
+	}
+	if shopRate <= 0 {
+		shopRate = e.cfg.ShopRate
+	}
+	return e.limiter("shop:"+sh.ID, shopRate).Wait(ctx)
+}
+
+// session opens a shop for a call; a paused shop is not an error, the
+// caller skips it.
+func (e *Engine) session(ctx context.Context, shopID string) (channel.Session, shop.Shop, error) {
+	return e.deps.Shops.Session(ctx, shopID)
+}
+
+// classify turns a connector error into a job outcome: rate limits snooze
+// (they are not failures), an expired session refreshes the token and
+// retries, anything else is returned for River's backoff.
+func (e *Engine) classify(ctx context.Context, sh shop.Shop, kind string, err error) error {
+	if err == nil {
+		e.observe(sh.ID, kind, true)
+		return nil
+	}
+	e.observe(sh.ID, kind, false)
+	if channel.IsRateLimited(err) {
+		d := channel.RetryAfterOf(err)
+		if d <= 0 {
+			d = time.Second
+		}
+		e.m.RateLimited.WithLabelValues(sh.ID).Inc()
+		return river.JobSnooze(d)
+	}
+	if channel.IsAuthExpired(err) {
+		if rerr := e.refreshShop(ctx, sh.ID); rerr != nil {
+			return errs.Wrap(rerr, errs.Unauthorized, "%s: session expired and refresh failed", kind)
+		}
+		return river.JobSnooze(10 * time.Millisecond)
+	}
+	return err
+}
+
+func uniqueOpts() *river.InsertOpts {
+	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+}

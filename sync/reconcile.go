@@ -1,0 +1,217 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"omnihub/channel"
+	"omnihub/errs"
+	"omnihub/ids"
+	"omnihub/store"
+)
+
+// ReconcileReport says what a reconciliation found and repaired.
+type ReconcileReport struct {
+	ID             string        `json:"id"`
+	ShopID         string        `json:"shop_id"`
+	StartedAt      time.Time     `json:"started_at"`
+	Duration       time.Duration `json:"duration_ns"`
+	OrdersSeen     int           `json:"orders_seen"`
+	OrdersRepaired int           `json:"orders_repaired"` // present on the platform, missing here: ingested
+	ListingsSeen   int           `json:"listings_seen"`
+	Unbound        int           `json:"listings_unbound"`
+	StockDrift     []StockDrift  `json:"stock_drift,omitempty"` // channel quantity ≠ policy value: corrected
+	Errors         []string      `json:"errors,omitempty"`
+}
+
+// StockDrift is one listing whose channel quantity differed from policy.
+type StockDrift struct {
+	SKUID          string `json:"sku_id"`
+	PlatformItemID string `json:"platform_item_id"`
+	PlatformSKUID  string `json:"platform_sku_id"`
+	Channel        int64  `json:"channel"`
+	Policy         int64  `json:"policy"`
+	Corrected      bool   `json:"corrected"`
+}
+
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	e *Engine
+}
+
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 30 * time.Minute }
+
+func (w *reconcileWorker) Work(ctx context.Context, j *river.Job[ReconcileArgs]) error {
+	_, err := w.e.Reconcile(ctx, j.Args.ShopID)
+	return err
+}
+
+// Reconcile finds and repairs what pulls and pushes missed for one shop:
+// orders modified on the platform within the lookback that OmniHub does not
+// have, and channel stock that differs from the policy value. The report is
+// stored and returned.
+func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport, error) {
+	rep := ReconcileReport{ID: ids.New(), ShopID: shopID, StartedAt: store.UTC(e.now())}
+	sess, sh, err := e.session(ctx, shopID)
+	if err != nil {
+		return rep, err
+	}
+	conn, err := e.connector(sh)
+	if err != nil {
+		return rep, err
+	}
+	if puller, ok := conn.(channel.OrderPuller); ok {
+		limits := puller.PullLimits()
+		now := e.now().UTC()
+		from := now.Add(-e.cfg.ReconcileLookback)
+		if limits.MaxLookback > 0 && now.Sub(from) > limits.MaxLookback {
+			from = now.Add(-limits.MaxLookback)
+		}
+		for from.Before(now) {
+			to := now
+			if limits.MaxWindow > 0 && to.Sub(from) > limits.MaxWindow {
+				to = from.Add(limits.MaxWindow)
+			}
+			seen, repaired, err := e.reconcileWindow(ctx, sh.ID, puller, sess, from, to, limits.MaxPageSize)
+			rep.OrdersSeen += seen
+			rep.OrdersRepaired += repaired
+			if err != nil {
+				rep.Errors = append(rep.Errors, "orders: "+err.Error())
+				break
+			}
+			from = to
+		}
+	}
+	if reader, ok := conn.(channel.ListingReader); ok {
+		pusher, canPush := conn.(channel.StockPusher)
+		cursor := ""
+		for {
+			if err := e.wait(ctx, sh, sess, 0); err != nil {
+				return rep, err
+			}
+			page, err := reader.ListListings(ctx, sess, cursor)
+			if err != nil {
+				rep.Errors = append(rep.Errors, "listings: "+err.Error())
+				break
+			}
+			for _, l := range page.Listings {
+				rep.ListingsSeen++
+				skuID, ok, err := e.deps.Listings.SKUForListing(ctx, shopID, l)
+				if err != nil {
+					return rep, err
+				}
+				if !ok {
+					rep.Unbound++
+					continue
+				}
+				want, err := e.deps.Stock.Sellable(ctx, shopID, skuID)
+				if err != nil {
+					return rep, err
+				}
+				want = max(want, 0)
+				if want == l.Quantity {
+					continue
+				}
+				d := StockDrift{SKUID: skuID, PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID, Channel: l.Quantity, Policy: want}
+				if canPush && sh.Settings.PushStock {
+					if err := e.wait(ctx, sh, sess, sh.Settings.StockRate); err != nil {
+						return rep, err
+					}
+					res, err := pusher.PushStock(ctx, sess, []channel.StockUpdate{{PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID, Quantity: want}})
+					d.Corrected = err == nil && len(res) == 1 && res[0].Err == nil
+					if !d.Corrected {
+						rep.Errors = append(rep.Errors, "push "+l.PlatformSKUID+": "+firstErr(err, res).Error())
+					}
+				}
+				rep.StockDrift = append(rep.StockDrift, d)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+	}
+	rep.Duration = e.now().Sub(rep.StartedAt)
+	raw, _ := json.Marshal(rep)
+	err = e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO sync_reconcile_runs (id, shop_id, started_at, report) VALUES ($1,$2,$3,$4)`,
+			rep.ID, shopID, rep.StartedAt, string(raw))
+		return err
+	})
+	if err != nil {
+		return rep, errs.Wrap(err, errs.Internal, "store reconcile report")
+	}
+	if rep.OrdersRepaired > 0 || len(rep.StockDrift) > 0 {
+		e.log.Warn("reconciliation repaired", "shop", shopID, "orders", rep.OrdersRepaired, "stock_drift", len(rep.StockDrift))
+	}
+	return rep, nil
+}
+
+func (e *Engine) reconcileWindow(ctx context.Context, shopID string, p channel.OrderPuller, sess channel.Session, from, to time.Time, pageSize int) (seen, repaired int, err error) {
+	q := channel.OrderQuery{Start: from, End: to, PageSize: pageSize}
+	for {
+		_, sh, err := e.session(ctx, shopID)
+		if err != nil {
+			return seen, repaired, err
+		}
+		if err := e.wait(ctx, sh, sess, 0); err != nil {
+			return seen, repaired, err
+		}
+		page, err := p.PullOrders(ctx, sess, q)
+		if err != nil {
+			return seen, repaired, err
+		}
+		for _, o := range page.Orders {
+			seen++
+			created, err := e.deps.Orders.Ingest(ctx, shopID, o)
+			if err != nil && !errs.Is(err, errs.Invalid) {
+				return seen, repaired, err
+			}
+			if created {
+				repaired++
+				e.m.Ingested.WithLabelValues(shopID, "reconcile").Inc()
+			}
+		}
+		if page.NextCursor == "" {
+			return seen, repaired, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+}
+
+func firstErr(err error, res []channel.StockResult) error {
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return errs.E(errs.Internal, "no result")
+}
+
+// ReconcileRuns lists a shop's recent reconciliation reports, newest first.
+func (e *Engine) ReconcileRuns(ctx context.Context, shopID string, limit int) ([]ReconcileReport, error) {
+	rows, err := e.deps.DB.Query(ctx, `SELECT report FROM sync_reconcile_runs WHERE shop_id = $1 ORDER BY started_at DESC LIMIT $2`, shopID, limit)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "list reconcile runs")
+	}
+	defer rows.Close()
+	var out []ReconcileReport
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var r ReconcileReport
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "decode reconcile report")
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
