@@ -1,0 +1,355 @@
+package douyinsim
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func orderStatusDesc(st int) string {
+	switch st {
+	case StatusPending:
+		return "待支付"
+	case StatusToShip:
+		return "待发货"
+	case StatusShipped:
+		return "已发货"
+	case StatusCancelled:
+		return "已取消"
+	case StatusCompleted:
+		return "已完成"
+	}
+	return ""
+}
+
+// wireOrder renders an order as order.searchList / order.orderDetail do.
+func (s *Sim) wireOrder(o *order) map[string]any {
+	var skuList []any
+	var amount int64
+	for _, l := range o.lines {
+		st := o.status
+		var asInfo map[string]any
+		if l.afterSale != 0 {
+			a := s.afterSales[l.afterSale]
+			asInfo = map[string]any{"after_sale_status": a.status, "after_sale_type": a.typ, "refund_status": map[bool]int{true: 3, false: 1}[a.status == ASSucceeded]}
+		} else {
+			asInfo = map[string]any{"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0}
+		}
+		name, val, _ := strings.Cut(l.sku.Spec, ":")
+		skuList = append(skuList, map[string]any{
+			"order_id": strconv.FormatInt(l.id, 10), "parent_order_id": strconv.FormatInt(o.id, 10),
+			"product_id": strconv.FormatInt(l.sku.productID, 10), "sku_id": l.sku.SkuID,
+			"out_sku_id": "0", "code": l.sku.Code, "product_name": l.sku.title,
+			"spec":     []any{map[string]any{"name": name, "value": val}},
+			"item_num": l.qty, "goods_price": l.price, "origin_amount": l.price * l.qty,
+			"pay_amount": l.pay, "order_status": st, "after_sale_info": asInfo,
+			"create_time": o.create, "update_time": o.update,
+		})
+		amount += l.price * l.qty
+	}
+	var logistics []any
+	if o.tracking != "" {
+		logistics = append(logistics, map[string]any{"tracking_no": o.tracking, "company": o.company, "ship_time": o.shipTime})
+	}
+	return map[string]any{
+		"order_id": strconv.FormatInt(o.id, 10), "order_level": 2,
+		"order_status": o.status, "order_status_desc": orderStatusDesc(o.status),
+		"create_time": o.create, "pay_time": o.pay, "update_time": o.update, "finish_time": o.finish,
+		"order_amount": amount - o.promo + o.post, "pay_amount": amount - o.promo + o.post,
+		"post_amount": o.post, "promotion_amount": o.promo, "promotion_platform_amount": o.platPromo,
+		"buyer_words": o.buyerWords, "seller_words": o.sellerWords, "doudian_open_id": o.openID,
+		"post_receiver": o.recv.Name, "post_tel": o.recv.Phone,
+		"post_addr": map[string]any{
+			"province": map[string]any{"name": o.recv.Province, "id": "0"},
+			"city":     map[string]any{"name": o.recv.City, "id": "0"},
+			"town":     map[string]any{"name": o.recv.District, "id": "0"},
+			"street":   map[string]any{"name": o.recv.Street, "id": "0"},
+			"detail":   o.recv.Detail,
+		},
+		"shop_id": s.opt.ShopID, "logistics_info": logistics, "sku_order_list": skuList,
+	}
+}
+
+func pageArgs(m p) (page, size int64, err error) {
+	if page, err = m.int("page"); err != nil {
+		return
+	}
+	if !m.has("size") {
+		return 0, 0, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "size不能为空"}
+	}
+	if size, err = m.int("size"); err != nil {
+		return
+	}
+	if page < 0 {
+		return 0, 0, errBizParam("page从0开始，不能为负数")
+	}
+	if size < 1 || size > 100 {
+		return 0, 0, errBizParam("size取值范围为1-100")
+	}
+	return page, size, nil
+}
+
+func (s *Sim) window(m p, startKey, endKey string) (int64, int64, error) {
+	start, err := m.int(startKey)
+	if err != nil {
+		return 0, 0, err
+	}
+	end, err := m.int(endKey)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !m.has(startKey) || !m.has(endKey) {
+		return 0, 0, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: startKey + "和" + endKey + "必填"}
+	}
+	if end < start {
+		return 0, 0, errBizParam(endKey + "不能早于" + startKey)
+	}
+	if end-start > int64(s.opt.MaxWindow.Seconds()) {
+		return 0, 0, errBizParam("查询时间跨度不能超过" + s.opt.MaxWindow.String())
+	}
+	return start, end, nil
+}
+
+func (s *Sim) orderSearchList(m p) (any, error) {
+	page, size, err := pageArgs(m)
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := s.window(m, "update_time_start", "update_time_end")
+	if err != nil {
+		return nil, err
+	}
+	if ob := m.str("order_by"); ob != "" && ob != "update_time" && ob != "create_time" {
+		return nil, errBizParam("order_by取值为create_time或update_time")
+	}
+	asc := m.bool("order_asc")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []*order
+	for _, o := range s.orders {
+		if o.update >= start && o.update <= end {
+			hits = append(hits, o)
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i], hits[j]
+		if a.update != b.update {
+			return (a.update < b.update) == asc
+		}
+		return (a.id < b.id) == asc
+	})
+	list := []any{}
+	for i := page * size; i < int64(len(hits)) && i < (page+1)*size; i++ {
+		list = append(list, s.wireOrder(hits[i]))
+	}
+	return map[string]any{"shop_order_list": list, "page": page, "size": size, "total": len(hits)}, nil
+}
+
+func (s *Sim) orderDetail(m p) (any, error) {
+	id, err := strconv.ParseInt(m.str("shop_order_id"), 10, 64)
+	if err != nil {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "shop_order_id不合法"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return nil, errBiz("订单不存在")
+	}
+	return map[string]any{"shop_order_detail": s.wireOrder(o)}, nil
+}
+
+func (s *Sim) skuSyncStock(m p) (any, error) {
+	skuID, err := m.int("sku_id")
+	if err != nil || skuID == 0 {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "sku_id不能为空"}
+	}
+	n, err := m.int("stock_num")
+	if err != nil {
+		return nil, err
+	}
+	if !m.has("stock_num") || n < 0 {
+		return nil, errBizParam("stock_num必须为非负整数")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.skus[skuID]
+	if !ok {
+		return nil, errBiz("sku不存在")
+	}
+	if pid, _ := m.int("product_id"); pid != 0 && pid != k.productID {
+		return nil, errBizParam("product_id与sku_id不匹配")
+	}
+	if idem := m.str("idempotent_id"); idem != "" {
+		if s.idem[idem] {
+			return nil, errParam("isv.idempotent-id-existed", "幂等ID重复")
+		}
+		s.idem[idem] = true
+	}
+	k.syncs++
+	if m.bool("incremental") {
+		k.Stock += n
+	} else {
+		k.Stock = n
+		k.lastSynced = n
+	}
+	return map[string]any{}, nil
+}
+
+var knownCompanies = map[string]string{
+	"shunfeng": "顺丰速运", "zhongtong": "中通快递", "yuantong": "圆通速递", "shentong": "申通快递",
+	"yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "debangwuliu": "德邦快递", "jtexpress": "极兔速递", "huitongkuaidi": "百世快递",
+}
+
+func (s *Sim) logisticsAdd(m p) (any, error) {
+	id, err := strconv.ParseInt(m.str("order_id"), 10, 64)
+	if err != nil {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "order_id不合法"}
+	}
+	company, no := m.str("company_code"), m.str("logistics_code")
+	if company == "" || no == "" {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "company_code和logistics_code必填"}
+	}
+	if _, ok := knownCompanies[company]; !ok {
+		return nil, errBizParam("物流公司code不存在")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return nil, errBiz("订单不存在")
+	}
+	switch o.status {
+	case StatusToShip:
+	case StatusShipped, StatusCompleted:
+		return nil, errBiz("订单已发货，不能重复发货")
+	case StatusCancelled:
+		return nil, errBiz("订单已取消，不能发货")
+	default:
+		return nil, errBiz("订单未支付，不能发货")
+	}
+	for _, l := range o.lines {
+		if l.afterSale != 0 && s.afterSales[l.afterSale].status == ASWaitSeller && !m.bool("is_refund_reject") && !m.bool("is_reject_refund") {
+			return nil, errBiz("订单存在待处理的退款申请，请先处理")
+		}
+	}
+	o.status, o.tracking, o.company, o.shipTime = StatusShipped, no, company, s.now().Unix()
+	s.touch(o)
+	s.pushOrderLocked(o, "102")
+	return map[string]any{}, nil
+}
+
+func (s *Sim) wireAfterSale(a *afterSale) (map[string]any, map[string]any) {
+	info := map[string]any{
+		"aftersale_id": strconv.FormatInt(a.id, 10), "aftersale_type": a.typ, "aftersale_status": a.status,
+		"refund_amount": a.amount, "aftersale_num": a.num, "reason": a.reason, "remark": a.remark,
+		"return_logistics_code": a.returnNo, "return_logistics_company_name": a.returnCompany,
+		"create_time": a.create, "update_time": a.update, "related_id": strconv.FormatInt(a.lineID, 10),
+		"order_id": strconv.FormatInt(a.orderID, 10), "got_pkg": map[bool]int{true: 1, false: 0}[a.typ != ASTypeRefundUnshipped],
+	}
+	ord := map[string]any{
+		"shop_order_id": strconv.FormatInt(a.orderID, 10),
+		"related_order_info": []any{map[string]any{
+			"sku_order_id": strconv.FormatInt(a.lineID, 10), "aftersale_item_num": a.num,
+		}},
+	}
+	return info, ord
+}
+
+func (s *Sim) afterSaleList(m p) (any, error) {
+	page, size, err := pageArgs(m)
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := s.window(m, "update_start_time", "update_end_time")
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []*afterSale
+	for _, a := range s.afterSales {
+		if a.update >= start && a.update <= end {
+			hits = append(hits, a)
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].update != hits[j].update {
+			return hits[i].update < hits[j].update
+		}
+		return hits[i].id < hits[j].id
+	})
+	items := []any{}
+	for i := page * size; i < int64(len(hits)) && i < (page+1)*size; i++ {
+		info, ord := s.wireAfterSale(hits[i])
+		items = append(items, map[string]any{"aftersale_info": info, "order_info": ord})
+	}
+	return map[string]any{"items": items, "has_more": (page+1)*size < int64(len(hits)), "total": len(hits), "page": page, "size": size}, nil
+}
+
+func (s *Sim) afterSaleDetail(m p) (any, error) {
+	id, err := strconv.ParseInt(m.str("after_sale_id"), 10, 64)
+	if err != nil {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "after_sale_id不合法"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.afterSales[id]
+	if !ok {
+		return nil, errBiz("售后单不存在")
+	}
+	info, ord := s.wireAfterSale(a)
+	return map[string]any{"process_info": map[string]any{"after_sale_info": info}, "order_info": ord}, nil
+}
+
+func (s *Sim) afterSaleOperate(m p) (any, error) {
+	typ, err := m.int("type")
+	if err != nil {
+		return nil, err
+	}
+	items, _ := m["items"].([]any)
+	if len(items) == 0 {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "items不能为空"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range items {
+		im, _ := it.(map[string]any)
+		ip := p(im)
+		id, err := strconv.ParseInt(ip.str("aftersale_id"), 10, 64)
+		if err != nil {
+			return nil, errBizParam("aftersale_id不合法")
+		}
+		a, ok := s.afterSales[id]
+		if !ok {
+			return nil, errBiz("售后单不存在")
+		}
+		refuse := typ == 102 || typ == 112 || typ == 202
+		if refuse && (ip.str("reason") == "" && ip.str("reject_reason_code") == "") {
+			return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "拒绝时reject_reason_code必填"}
+		}
+		now := s.now().Unix()
+		switch {
+		case typ == 201 && a.status == ASWaitSeller && (a.typ == ASTypeRefundShipped || a.typ == ASTypeRefundUnshipped):
+			s.refundSucceededLocked(a)
+		case typ == 202 && a.status == ASWaitSeller && a.typ != ASTypeReturn:
+			a.status, a.update, a.remark = ASRefusedFirst, now, ip.str("remark")
+			s.pushAfterSaleLocked(a, "204")
+		case typ == 101 && a.status == ASWaitSeller && a.typ == ASTypeReturn:
+			a.status, a.update = ASWaitBuyerReturn, now
+			s.pushAfterSaleLocked(a, "202")
+		case typ == 102 && a.status == ASWaitSeller && a.typ == ASTypeReturn:
+			a.status, a.update, a.remark = ASRefusedFirst, now, ip.str("remark")
+			s.pushAfterSaleLocked(a, "205")
+		case typ == 111 && a.status == ASWaitSellerSecond:
+			s.refundSucceededLocked(a)
+		case typ == 112 && a.status == ASWaitSellerSecond:
+			a.status, a.update, a.remark = ASRefusedSecond, now, ip.str("remark")
+			s.pushAfterSaleLocked(a, "204")
+		default:
+			return nil, errBiz("售后单当前状态不支持该操作")
+		}
+		s.touch(s.orders[a.orderID])
+	}
+	return map[string]any{"items": []any{}}, nil
+}
