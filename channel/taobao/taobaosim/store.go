@@ -439,16 +439,16 @@ func (s *Sim) ship(t *trade, company, sid string, oids []int64) *topErr {
 	if t.Status != "WAIT_SELLER_SEND_GOODS" && t.Status != "SELLER_CONSIGNED_PART" {
 		return bizErr("isv.logistics-offline-service-error", "订单状态不允许发货:"+t.Status)
 	}
-	want := map[int64]bool{}
+	want, unknown := map[int64]bool{}, map[int64]bool{}
 	for _, id := range oids {
-		want[id] = true
+		want[id], unknown[id] = true, true
 	}
 	var target []*order
 	for _, o := range t.Orders {
 		if len(want) > 0 && !want[o.Oid] {
 			continue
 		}
-		delete(want, o.Oid)
+		delete(unknown, o.Oid)
 		if o.InvoiceNo != "" || o.RefundStatus == "SUCCESS" {
 			if len(oids) > 0 && o.InvoiceNo != "" {
 				return bizErr("isv.logistics-offline-service-error", fmt.Sprintf("子订单%d已发货", o.Oid))
@@ -457,7 +457,7 @@ func (s *Sim) ship(t *trade, company, sid string, oids []int64) *topErr {
 		}
 		target = append(target, o)
 	}
-	if len(want) > 0 {
+	if len(unknown) > 0 {
 		return invalid("sub_tid", "子订单不属于该交易")
 	}
 	if len(target) == 0 {
