@@ -358,8 +358,8 @@ func TestContractStockPush(t *testing.T) {
 	ups := []channel.StockUpdate{
 		{PlatformItemID: strconv.FormatInt(items[0].NumIID, 10), PlatformSKUID: strconv.FormatInt(sku.SkuID, 10), Quantity: 7},
 		{PlatformItemID: strconv.FormatInt(items[2].NumIID, 10), Quantity: 0},
-		{PlatformItemID: "600000999999", Quantity: 1},                                               // unknown item
-		{PlatformItemID: strconv.FormatInt(items[1].NumIID, 10), Quantity: 3},                       // item with SKUs, no SKU given
+		{PlatformItemID: "600000999999", Quantity: 1},                                              // unknown item
+		{PlatformItemID: strconv.FormatInt(items[1].NumIID, 10), Quantity: 3},                      // item with SKUs, no SKU given
 		{PlatformItemID: strconv.FormatInt(items[0].NumIID, 10), PlatformSKUID: "1", Quantity: -1}, // bad
 	}
 	res, err := e.conn.PushStock(ctx, e.sess, ups)
