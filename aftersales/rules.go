@@ -6,20 +6,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
-
 	"omnihub/errs"
 	"omnihub/ids"
+	"omnihub/rules"
 	"omnihub/store"
 )
 
 // ActRuleError records a rule that failed to evaluate on a case (treated as
 // no match, so a person decides).
 const ActRuleError Action = "rule_error"
-
-// MaxRuleLen bounds a rule's source.
-const MaxRuleLen = 2000
 
 // RuleEnv is what an auto-approval rule sees of a case. Amounts are fen:
 // `type == "refund_only" && amount < 5000 && !shipped` approves refunds under
@@ -48,40 +43,20 @@ func EnvOf(c Case, shipped bool) RuleEnv {
 	return env
 }
 
-// CompileRule validates a rule's source: it must parse, use only RuleEnv's
-// names and yield a boolean.
-func CompileRule(src string) (*vm.Program, error) {
-	if strings.TrimSpace(src) == "" {
-		return nil, errs.WithField("expr", "required")
-	}
-	if len(src) > MaxRuleLen {
-		return nil, errs.WithField("expr", "longer than 2000 characters")
-	}
-	p, err := expr.Compile(src, expr.Env(RuleEnv{}), expr.AsBool())
-	if err != nil {
-		return nil, &errs.Error{Code: errs.Invalid, Message: "rule does not compile: " + err.Error(),
-			Fields: map[string]string{"expr": err.Error()}, Err: err}
-	}
-	return p, nil
-}
-
-func evalRule(p *vm.Program, env RuleEnv) (bool, error) {
-	out, err := expr.Run(p, env)
-	if err != nil {
-		return false, errs.Wrap(err, errs.Invalid, "rule failed")
-	}
-	b, _ := out.(bool)
-	return b, nil
+// CompileRule validates a rule's source with the shared rules package: it
+// must parse, use only RuleEnv's names and yield a boolean.
+func CompileRule(src string) (*rules.Program, error) {
+	return rules.Compile(src, RuleEnv{}, rules.Bool)
 }
 
 type ruleCache struct {
 	mu sync.Mutex
-	m  map[string]*vm.Program
+	m  map[string]*rules.Program
 }
 
-func newRuleCache() *ruleCache { return &ruleCache{m: map[string]*vm.Program{}} }
+func newRuleCache() *ruleCache { return &ruleCache{m: map[string]*rules.Program{}} }
 
-func (c *ruleCache) get(src string) (*vm.Program, error) {
+func (c *ruleCache) get(src string) (*rules.Program, error) {
 	c.mu.Lock()
 	p, ok := c.m[src]
 	c.mu.Unlock()
@@ -107,7 +82,7 @@ func (c *ruleCache) get(src string) (*vm.Program, error) {
 type Rule struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
-	Expr      string    `json:"expr"`
+	Expr      string    `json:"expression"`
 	Priority  int64     `json:"priority"`
 	Enabled   bool      `json:"enabled"`
 	CreatedAt time.Time `json:"created_at"`
@@ -117,7 +92,7 @@ type Rule struct {
 // RuleInput creates or replaces a rule.
 type RuleInput struct {
 	Name     string `json:"name"`
-	Expr     string `json:"expr"`
+	Expr     string `json:"expression"`
 	Priority int64  `json:"priority"`
 	Enabled  bool   `json:"enabled"`
 }
@@ -222,18 +197,24 @@ func listRules(ctx context.Context, q store.Querier, enabledOnly bool) ([]Rule, 
 type DryRun struct {
 	Matched bool    `json:"matched"`
 	Env     RuleEnv `json:"env"`
+	// Error is a runtime failure of the rule on this sample (no match).
+	Error string `json:"error,omitempty"`
 }
 
 // DryRun evaluates a rule source against a sample case without storing
-// anything. shipped tells whether the goods had left.
+// anything. shipped tells whether the goods had left. A rule that does not
+// compile is an Invalid error (with its position, see rules.PositionOf).
 func (s *Service) DryRun(src string, sample Case, shipped bool) (DryRun, error) {
 	p, err := CompileRule(src)
 	if err != nil {
 		return DryRun{}, err
 	}
 	env := EnvOf(sample, shipped || sample.GoodsShipped)
-	ok, err := evalRule(p, env)
-	return DryRun{Matched: ok, Env: env}, err
+	ok, err := p.Bool(env)
+	if err != nil {
+		return DryRun{Env: env, Error: errs.MessageOf(err)}, nil
+	}
+	return DryRun{Matched: ok, Env: env}, nil
 }
 
 // DryRunCase evaluates a rule source against a stored case.
@@ -261,7 +242,7 @@ func (s *Service) autoApprove(ctx context.Context, tx store.Tx, c *Case) error {
 		p, err := s.rules.get(r.Expr)
 		var ok bool
 		if err == nil {
-			ok, err = evalRule(p, env)
+			ok, err = p.Bool(env)
 		}
 		if err != nil {
 			if err := addEventTx(ctx, tx, c.ID, Event{At: s.now(), Actor: ActorRulePrefix + r.Name, Action: ActRuleError,
