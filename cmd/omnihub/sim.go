@@ -10,7 +10,8 @@ func (c *cli) simCmd() *cobra.Command {
 		Short: "Run a platform simulator (for trials, tests and the demo)",
 	}
 	cmd.AddCommand(
-	// one line per platform simulator
+		// one line per platform simulator
+		c.simDouyinCmd(),
 	)
 	return cmd
 }
