@@ -1,0 +1,194 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"omnihub/errs"
+	"omnihub/store"
+)
+
+const bindingCols = `shop_id, platform_item_id, platform_sku_id, sku_id, outer_code, source, created_at, updated_at`
+
+func scanBinding(r scanner) (Binding, error) {
+	var b Binding
+	err := r.Scan(&b.ShopID, &b.PlatformItemID, &b.PlatformSKUID, &b.SKUID, &b.OuterCode, &b.Source, &b.CreatedAt, &b.UpdatedAt)
+	return b, err
+}
+
+// BindInput binds a shop's platform listing to an internal SKU.
+type BindInput struct {
+	ShopID         string `json:"shop_id"`
+	PlatformItemID string `json:"platform_item_id"`
+	PlatformSKUID  string `json:"platform_sku_id"`
+	SKUID          string `json:"sku_id"`
+	OuterCode      string `json:"outer_code,omitempty"`
+}
+
+// Bind creates or replaces the binding of a listing (a person fixing or
+// confirming a mapping). The OnBound hook runs in the same transaction.
+func (s *Service) Bind(ctx context.Context, in BindInput) (Binding, error) {
+	var out Binding
+	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = s.BindTx(ctx, tx, in)
+		return err
+	})
+	return out, err
+}
+
+// BindTx is Bind inside the caller's transaction.
+func (s *Service) BindTx(ctx context.Context, tx store.Tx, in BindInput) (Binding, error) {
+	in.ShopID = strings.TrimSpace(in.ShopID)
+	in.PlatformItemID = strings.TrimSpace(in.PlatformItemID)
+	in.PlatformSKUID = strings.TrimSpace(in.PlatformSKUID)
+	in.SKUID = strings.TrimSpace(in.SKUID)
+	in.OuterCode = strings.TrimSpace(in.OuterCode)
+	p := problems{what: "invalid binding"}
+	checkBindingKey(&p, in.ShopID, in.PlatformItemID, in.PlatformSKUID)
+	checkText(&p, "sku_id", in.SKUID, maxPlatformIDLen, true)
+	checkText(&p, "outer_code", in.OuterCode, maxPlatformIDLen, false)
+	if err := p.err(); err != nil {
+		return Binding{}, err
+	}
+	var one int
+	if err := tx.QueryRow(ctx, `SELECT 1 FROM catalog_skus WHERE id = $1`, in.SKUID).Scan(&one); err != nil {
+		if errors.Is(err, store.ErrNoRows) {
+			return Binding{}, errs.E(errs.Invalid, "SKU %s does not exist", in.SKUID).WithField("sku_id", "does not exist")
+		}
+		return Binding{}, errs.Wrap(err, errs.Internal, "bind: look up SKU")
+	}
+	now := s.now()
+	b, err := scanBinding(tx.QueryRow(ctx, `INSERT INTO catalog_bindings (`+bindingCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$7)
+		ON CONFLICT (shop_id, platform_item_id, platform_sku_id) DO UPDATE
+		SET sku_id = excluded.sku_id, outer_code = excluded.outer_code, source = excluded.source, updated_at = excluded.updated_at
+		RETURNING `+bindingCols, in.ShopID, in.PlatformItemID, in.PlatformSKUID, in.SKUID, in.OuterCode, SourceManual, now))
+	if err != nil {
+		return Binding{}, errs.Wrap(err, errs.Internal, "bind listing")
+	}
+	if err := s.onBound(ctx, tx, b); err != nil {
+		return Binding{}, err
+	}
+	return b, nil
+}
+
+func (s *Service) onBound(ctx context.Context, tx store.Tx, b Binding) error {
+	if s.opts.OnBound == nil {
+		return nil
+	}
+	return s.opts.OnBound(ctx, tx, b.ShopID, b.PlatformSKUID, b.SKUID)
+}
+
+// Unbind removes a listing's binding. Removing a binding that does not
+// exist is NotFound.
+func (s *Service) Unbind(ctx context.Context, shopID, platformItemID, platformSKUID string) error {
+	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.Exec(ctx, `DELETE FROM catalog_bindings WHERE shop_id = $1 AND platform_item_id = $2 AND platform_sku_id = $3`,
+			shopID, platformItemID, platformSKUID)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "unbind listing")
+		}
+		if n == 0 {
+			return errs.E(errs.NotFound, "no binding for shop %s item %s sku %q", shopID, platformItemID, platformSKUID)
+		}
+		return nil
+	})
+}
+
+// ResolveTx maps a platform order line to an internal SKU inside the
+// caller's transaction: the listing's binding if there is one; otherwise
+// the SKU whose code equals outerCode (the seller's 商家编码), which is then
+// bound automatically (and OnBound called); otherwise ok is false and the
+// caller parks the line for a person to bind. It never guesses by name.
+func (s *Service) ResolveTx(ctx context.Context, tx store.Tx, shopID, platformItemID, platformSKUID, outerCode string) (string, bool, error) {
+	var skuID string
+	err := tx.QueryRow(ctx, `SELECT sku_id FROM catalog_bindings WHERE shop_id = $1 AND platform_item_id = $2 AND platform_sku_id = $3`,
+		shopID, platformItemID, platformSKUID).Scan(&skuID)
+	if err == nil {
+		return skuID, true, nil
+	}
+	if !errors.Is(err, store.ErrNoRows) {
+		return "", false, errs.Wrap(err, errs.Internal, "resolve listing")
+	}
+	outerCode = strings.TrimSpace(outerCode)
+	if outerCode == "" {
+		return "", false, nil
+	}
+	err = tx.QueryRow(ctx, `SELECT id FROM catalog_skus WHERE code = $1`, outerCode).Scan(&skuID)
+	if errors.Is(err, store.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, errs.Wrap(err, errs.Internal, "resolve outer code")
+	}
+	if shopID == "" || platformItemID == "" {
+		// Nothing to bind to; the code alone identifies the SKU.
+		return skuID, true, nil
+	}
+	now := s.now()
+	// DO NOTHING: a concurrent transaction may have bound the listing (on
+	// PostgreSQL) — its binding wins and is read back below.
+	n, err := tx.Exec(ctx, `INSERT INTO catalog_bindings (`+bindingCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$7)
+		ON CONFLICT (shop_id, platform_item_id, platform_sku_id) DO NOTHING`,
+		shopID, platformItemID, platformSKUID, skuID, outerCode, SourceAuto, now)
+	if err != nil {
+		return "", false, errs.Wrap(err, errs.Internal, "auto-bind listing")
+	}
+	if n == 0 {
+		err := tx.QueryRow(ctx, `SELECT sku_id FROM catalog_bindings WHERE shop_id = $1 AND platform_item_id = $2 AND platform_sku_id = $3`,
+			shopID, platformItemID, platformSKUID).Scan(&skuID)
+		return skuID, err == nil, errs.Wrap(err, errs.Internal, "read concurrent binding")
+	}
+	b := Binding{ShopID: shopID, PlatformItemID: platformItemID, PlatformSKUID: platformSKUID, SKUID: skuID,
+		OuterCode: outerCode, Source: SourceAuto, CreatedAt: now, UpdatedAt: now}
+	if err := s.onBound(ctx, tx, b); err != nil {
+		return "", false, err
+	}
+	return skuID, true, nil
+}
+
+// Resolve is ResolveTx in a transaction of its own.
+func (s *Service) Resolve(ctx context.Context, shopID, platformItemID, platformSKUID, outerCode string) (skuID string, ok bool, err error) {
+	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		skuID, ok, err = s.ResolveTx(ctx, tx, shopID, platformItemID, platformSKUID, outerCode)
+		return err
+	})
+	return skuID, ok, err
+}
+
+// BindingsForSKU lists the listings bound to a SKU in one shop, or in every
+// shop when shopID is empty (the stock pusher needs the platform ids to push to).
+func (s *Service) BindingsForSKU(ctx context.Context, shopID, skuID string) ([]Binding, error) {
+	if shopID == "" {
+		return s.bindings(ctx, `sku_id = $1 ORDER BY shop_id, platform_item_id, platform_sku_id`, skuID)
+	}
+	return s.bindings(ctx, `sku_id = $1 AND shop_id = $2 ORDER BY platform_item_id, platform_sku_id`, skuID, shopID)
+}
+
+// BindingsForShop lists a shop's bindings ordered by platform item and SKU,
+// after the given (item, sku) cursor.
+func (s *Service) BindingsForShop(ctx context.Context, shopID, afterItemID, afterSKUID string, limit int) ([]Binding, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	return s.bindings(ctx, `shop_id = $1 AND (platform_item_id > $2 OR (platform_item_id = $2 AND platform_sku_id > $3))
+		ORDER BY platform_item_id, platform_sku_id LIMIT $4`, shopID, afterItemID, afterSKUID, limit)
+}
+
+func (s *Service) bindings(ctx context.Context, where string, args ...any) ([]Binding, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+bindingCols+` FROM catalog_bindings WHERE `+where, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "list bindings")
+	}
+	defer rows.Close()
+	out := []Binding{}
+	for rows.Next() {
+		b, err := scanBinding(rows)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "scan binding")
+		}
+		out = append(out, b)
+	}
+	return out, errs.Wrap(rows.Err(), errs.Internal, "list bindings")
+}

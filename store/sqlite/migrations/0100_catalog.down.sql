@@ -1,0 +1,4 @@
+DROP TABLE catalog_bindings;
+DROP TABLE catalog_bundle_components;
+DROP TABLE catalog_skus;
+DROP TABLE catalog_products;
