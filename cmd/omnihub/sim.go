@@ -12,6 +12,7 @@ func (c *cli) simCmd() *cobra.Command {
 	cmd.AddCommand(
 		// one line per platform simulator
 		c.simDouyinCmd(),
+		c.simTaobaoCmd(),
 	)
 	return cmd
 }
