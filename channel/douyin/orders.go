@@ -12,19 +12,22 @@ import (
 	"omnihub/errs"
 )
 
-// Documented limits of order.searchList: pages start at 0 and hold at most
-// 100 orders. The platform documents no hard window for update-time
-// searches; one day keeps each pull small and bounded.
+// Documented limits of order.searchList: pages start at 0 and hold 1 to 100
+// orders; the list covers orders created within the last 90 days (older
+// ones are reachable by id through order.orderDetail). The platform
+// documents no hard window for update-time searches; one day keeps each
+// pull small and bounded.
 const (
 	MaxPageSize  = 100
 	maxWindow    = 24 * time.Hour
+	maxLookback  = 90 * 24 * time.Hour
 	orderMethod  = "order.searchList"
 	detailMethod = "order.orderDetail"
 )
 
 // PullLimits implements channel.OrderPuller.
 func (c *Connector) PullLimits() channel.PullLimits {
-	return channel.PullLimits{MaxWindow: maxWindow, MaxPageSize: MaxPageSize}
+	return channel.PullLimits{MaxWindow: maxWindow, MaxPageSize: MaxPageSize, MaxLookback: maxLookback}
 }
 
 // ID is a platform id that the platform writes sometimes as a JSON string

@@ -53,7 +53,8 @@ func refundKind(t int) channel.RefundKind {
 
 // RefundStatus maps aftersale_status: 6 待商家同意, 7 待买家退货, 11 待商家
 // 二次同意 (goods sent back), 12 售后成功, 13 换货待买家收货, 14 换货成功,
-// 27 商家一次拒绝, 28 售后失败/关闭, 29 商家二次拒绝.
+// 27 商家一次拒绝, 28 售后失败/关闭, 29 商家二次拒绝, 51 取消成功 (withdrawn),
+// 53 逆向结束.
 func RefundStatus(s int) (channel.RefundStatus, bool) {
 	switch s {
 	case 6:
@@ -66,7 +67,7 @@ func RefundStatus(s int) (channel.RefundStatus, bool) {
 		return channel.RefundSucceeded, true
 	case 27, 29:
 		return channel.RefundRefused, true
-	case 28:
+	case 28, 51, 53:
 		return channel.RefundClosed, true
 	}
 	return "", false

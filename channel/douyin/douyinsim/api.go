@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func orderStatusDesc(st int) string {
@@ -126,8 +127,9 @@ func (s *Sim) orderSearchList(m p) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var hits []*order
+	oldest := s.now().Add(-90 * 24 * time.Hour).Unix() // the list covers orders created in the last 90 days
 	for _, o := range s.orders {
-		if o.update >= start && o.update <= end {
+		if o.update >= start && o.update <= end && o.create >= oldest {
 			hits = append(hits, o)
 		}
 	}
@@ -264,6 +266,22 @@ func (s *Sim) afterSaleList(m p) (any, error) {
 	start, end, err := s.window(m, "update_start_time", "update_end_time")
 	if err != nil {
 		return nil, err
+	}
+	if (page+1)*size > 50000 {
+		return nil, errBizParam("page*size不能超过50000，请缩小时间范围")
+	}
+	// An update-time search must be ordered by update time, or the
+	// platform's pages may skip cases changed meanwhile.
+	ordered := false
+	if obs, ok := m["order_by"].([]any); ok {
+		for _, ob := range obs {
+			if s, _ := ob.(string); strings.HasPrefix(s, "update_time") {
+				ordered = true
+			}
+		}
+	}
+	if !ordered {
+		return nil, errBizParam("按更新时间查询时order_by必须包含update_time")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

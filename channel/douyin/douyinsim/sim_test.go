@@ -71,6 +71,10 @@ func TestGatewayChecks(t *testing.T) {
 		{"bad json", "order.searchList", `{"page":`, nil, "40003/isv.parameter-format-invalid"},
 		{"unknown api", "order.nothing", `{}`, nil, "70000/isp.api-service-off"},
 		{"unknown order", "order.orderDetail", `{"shop_order_id":"1"}`, nil, "50002/isv.business-failed"},
+		{"after-sale update search without order_by", "afterSale.List", `{"page":0,"size":10,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "40004/isv.business-failed"},
+		{"after-sale deep page", "afterSale.List", `{"order_by":["update_time asc"],"page":500,"size":100,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "40004/isv.business-failed"},
+		{"after-sale ok", "afterSale.List", `{"order_by":["update_time asc"],"page":0,"size":100,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "10000/"},
+		{"size missing", "order.searchList", strings.Replace(win, `"size":100,`, ``, 1), nil, "40002/isv.missing-parameter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := code(call(t, s, tc.method, tc.pj, tc.mutate)); got != tc.want {
