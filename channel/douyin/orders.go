@@ -128,11 +128,12 @@ type shopOrder struct {
 }
 
 // OrderStatus maps the platform's order_status to the neutral status.
-// 1 待确认/待支付, 103 部分支付, 105 已支付 (pending the platform's risk
-// check), 2 备货中 (to ship), 101 部分发货, 3 已发货, 4 已取消, 5 已完成.
+// 1 待支付, 105 已支付 (not yet released to the seller), 2 备货中 (to
+// ship), 101 部分发货, 3 已发货, 4 已取消, 5 已完成. Other codes are an
+// error, so the order is parked rather than guessed.
 func OrderStatus(code int) (channel.OrderStatus, bool) {
 	switch code {
-	case 1, 103:
+	case 1:
 		return channel.OrderPendingPayment, true
 	case 2, 105:
 		return channel.OrderPaid, true
