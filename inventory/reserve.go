@@ -1,0 +1,366 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+
+	"omnihub/errs"
+	"omnihub/store"
+)
+
+// ReserveTx reserves every line in tx, all or nothing: bundles expand to their
+// components, a document line already reserved is skipped (idempotent), and a
+// shortage fails with an errs.Conflict whose fields name "sku_id".
+func (s *Service) ReserveTx(ctx context.Context, tx store.Tx, lines []ReserveLine) error {
+	res, err := s.reserveBatch(ctx, tx, [][]ReserveLine{lines})
+	if err != nil {
+		return err
+	}
+	return res[0]
+}
+
+// Reserve is ReserveTx in a transaction of its own.
+func (s *Service) Reserve(ctx context.Context, lines []ReserveLine) error {
+	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return s.ReserveTx(ctx, tx, lines) })
+}
+
+// errDeferred answers a request that must go into the next batch.
+var errDeferred = errors.New("inventory: deferred to the next batch")
+
+type balKey struct{ wh, sku string }
+
+type resKey struct {
+	docType, docID string
+	line           int
+	sku            string
+}
+
+// item is one component reservation of one request line.
+type item struct {
+	req     int
+	key     resKey
+	bal     balKey
+	lineSKU string
+	perUnit int64
+	qty     int64
+	doc     DocRef
+	fresh   bool // inserted by this batch (not a repeat)
+}
+
+// reserveBatch applies independent reservation requests in one transaction.
+// Each request is all or nothing and gets its own answer in results; a
+// shortage in one does not affect the others. The balance rows are locked
+// first (in key order), the decision is taken against the locked figures, and
+// the balances then move by guarded conditional updates that re-check
+// on_hand - reserved >= qty, so an oversell is impossible even if the
+// decision were wrong. A non-nil error means the transaction must roll back.
+func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]ReserveLine) (results []error, err error) {
+	results = make([]error, len(reqs))
+	var items []item
+	comps := map[string][]Component{}
+	claimed := map[resKey]bool{}
+	for i, lines := range reqs {
+		its, err := s.expand(ctx, tx, i, lines, comps)
+		if err != nil {
+			if errs.CodeOf(err) == errs.Internal {
+				return nil, err
+			}
+			results[i] = err
+			continue
+		}
+		// Two requests of one batch naming the same document line: the
+		// later one waits for the next batch, where it is a plain repeat.
+		clash := false
+		for _, it := range its {
+			if claimed[it.key] {
+				clash = true
+				break
+			}
+		}
+		if clash {
+			results[i] = errDeferred
+			continue
+		}
+		for _, it := range its {
+			claimed[it.key] = true
+		}
+		items = append(items, its...)
+	}
+	if len(items) == 0 {
+		return results, nil
+	}
+
+	// Lock and read every balance involved, in a fixed order.
+	balSet := map[balKey]bool{}
+	for _, it := range items {
+		balSet[it.bal] = true
+	}
+	bals := make([]balKey, 0, len(balSet))
+	for k := range balSet {
+		bals = append(bals, k)
+	}
+	sort.Slice(bals, func(i, j int) bool {
+		if bals[i].wh != bals[j].wh {
+			return bals[i].wh < bals[j].wh
+		}
+		return bals[i].sku < bals[j].sku
+	})
+	running := make(map[balKey]Buckets, len(bals))
+	exists := make(map[balKey]bool, len(bals))
+	for _, k := range bals {
+		b, ok, err := balanceTx(ctx, tx, k.wh, k.sku)
+		if err != nil {
+			return nil, err
+		}
+		running[k], exists[k] = b, ok
+	}
+
+	// Claim the document lines. A key already present (committed before)
+	// is a repeat and reserves nothing.
+	toInsert := make([]*item, len(items))
+	for i := range items {
+		toInsert[i] = &items[i]
+	}
+	inserted, err := s.insertReservations(ctx, tx, toInsert)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		items[i].fresh = inserted[items[i].key]
+	}
+	if err := s.checkRepeats(ctx, tx, items, results); err != nil {
+		return nil, err
+	}
+
+	// Decide request by request against the running balances.
+	byReq := make([][]*item, len(reqs))
+	for i := range items {
+		byReq[items[i].req] = append(byReq[items[i].req], &items[i])
+	}
+	var ledger []ledgerRow
+	var undo []*item
+	total := map[balKey]int64{}
+	for r, its := range byReq {
+		if results[r] != nil {
+			for _, it := range its {
+				if it.fresh {
+					undo = append(undo, it)
+				}
+			}
+			continue
+		}
+		need := map[balKey]int64{}
+		for _, it := range its {
+			if it.fresh {
+				need[it.bal] += it.qty
+			}
+		}
+		for _, it := range its {
+			if n := need[it.bal]; n > 0 {
+				b := running[it.bal]
+				if b.OnHand-b.Reserved < n {
+					results[r] = shortage(it.bal.sku, it.bal.wh, n, max(0, b.OnHand-b.Reserved))
+					break
+				}
+			}
+		}
+		if results[r] != nil {
+			for _, it := range its {
+				if it.fresh {
+					undo = append(undo, it)
+				}
+			}
+			continue
+		}
+		for _, it := range its {
+			if !it.fresh {
+				continue
+			}
+			b := running[it.bal]
+			b.Reserved += it.qty
+			running[it.bal] = b
+			total[it.bal] += it.qty
+			ledger = append(ledger, ledgerRow{m: move{WarehouseID: it.bal.wh, SKUID: it.bal.sku, Reason: ReasonReserve, Doc: it.doc,
+				Delta: Buckets{Reserved: it.qty}}, res: b})
+		}
+	}
+	for _, it := range undo {
+		if _, err := tx.Exec(ctx, `DELETE FROM inv_reservations WHERE doc_id = $1 AND doc_type = $2 AND doc_line = $3 AND sku_id = $4`,
+			it.key.docID, it.key.docType, int64(it.key.line), it.key.sku); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "withdraw reservation")
+		}
+	}
+	if len(ledger) == 0 {
+		return results, nil
+	}
+
+	// Move the balances: one guarded update per (warehouse, SKU).
+	now := s.now()
+	var touched []string
+	for _, k := range bals {
+		q := total[k]
+		if q == 0 {
+			continue
+		}
+		var got Buckets
+		err := tx.QueryRow(ctx, `UPDATE inv_balances SET reserved = reserved + $1, updated_at = $2
+			WHERE warehouse_id = $3 AND sku_id = $4 AND on_hand - reserved >= $1
+			RETURNING on_hand, reserved, in_transit, defective`, q, now, k.wh, k.sku).
+			Scan(&got.OnHand, &got.Reserved, &got.InTransit, &got.Defective)
+		if isNoRows(err) {
+			// The lock makes this unreachable; refuse rather than oversell.
+			return nil, errs.E(errs.Internal, "guarded reserve of %d of SKU %s in %s refused under lock", q, k.sku, k.wh)
+		}
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "reserve stock")
+		}
+		if got != running[k] {
+			return nil, errs.E(errs.Internal, "balance of SKU %s in %s moved under lock: %+v, expected %+v", k.sku, k.wh, got, running[k])
+		}
+		touched = append(touched, k.sku)
+	}
+	if err := insertLedger(ctx, tx, now, ledger); err != nil {
+		return nil, err
+	}
+	return results, s.markTx(ctx, tx, touched)
+}
+
+// expand validates a request and turns its lines into component items.
+func (s *Service) expand(ctx context.Context, tx store.Tx, req int, lines []ReserveLine, cache map[string][]Component) ([]item, error) {
+	if len(lines) == 0 {
+		return nil, errs.WithField("lines", "at least one line is required")
+	}
+	seen := map[DocRef]bool{}
+	var out []item
+	for _, l := range lines {
+		if err := validDoc(l.Doc, true); err != nil {
+			return nil, err
+		}
+		if seen[l.Doc] {
+			return nil, errs.E(errs.Invalid, "document line %s appears twice", l.Doc)
+		}
+		seen[l.Doc] = true
+		if l.SKUID == "" {
+			return nil, errs.WithField("sku_id", "is required")
+		}
+		if l.WarehouseID == "" {
+			return nil, errs.WithField("warehouse_id", "is required")
+		}
+		if err := positive("qty", l.Qty); err != nil {
+			return nil, err
+		}
+		cs, ok := cache[l.SKUID]
+		if !ok {
+			c, isBundle, err := s.opts.Bundles.ComponentsTx(ctx, tx, l.SKUID)
+			if err != nil {
+				return nil, errs.Wrap(err, errs.Internal, "resolve bundle %s", l.SKUID)
+			}
+			if isBundle && len(c) == 0 {
+				return nil, errs.E(errs.Invalid, "bundle %s has no components", l.SKUID)
+			}
+			if !isBundle {
+				c = []Component{{SKUID: l.SKUID, Qty: 1}}
+			}
+			cs = mergeComponents(c)
+			cache[l.SKUID] = cs
+		}
+		for _, c := range cs {
+			if c.Qty <= 0 {
+				return nil, errs.E(errs.Invalid, "bundle %s has a component %s with quantity %d", l.SKUID, c.SKUID, c.Qty)
+			}
+			out = append(out, item{req: req, key: resKey{l.Doc.Type, l.Doc.ID, l.Doc.Line, c.SKUID}, bal: balKey{l.WarehouseID, c.SKUID},
+				lineSKU: l.SKUID, perUnit: c.Qty, qty: l.Qty * c.Qty, doc: l.Doc})
+		}
+	}
+	return out, nil
+}
+
+// mergeComponents sums repeated components so that one line has one row per SKU.
+func mergeComponents(cs []Component) []Component {
+	idx := map[string]int{}
+	var out []Component
+	for _, c := range cs {
+		if i, ok := idx[c.SKUID]; ok {
+			out[i].Qty += c.Qty
+			continue
+		}
+		idx[c.SKUID] = len(out)
+		out = append(out, c)
+	}
+	return out
+}
+
+const resCols = 12
+
+// insertReservations claims the items' keys; it returns the keys it inserted.
+func (s *Service) insertReservations(ctx context.Context, tx store.Tx, its []*item) (map[resKey]bool, error) {
+	inserted := make(map[resKey]bool, len(its))
+	now := s.now()
+	const chunk = 400
+	for len(its) > 0 {
+		n := min(len(its), chunk)
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at) VALUES `)
+		args := make([]any, 0, n*resCols)
+		for i, it := range its[:n] {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			placeholders(&sb, len(args), resCols)
+			args = append(args, it.key.docID, it.key.docType, int64(it.key.line), it.key.sku, it.bal.wh, it.lineSKU, it.perUnit, it.qty, it.qty, StatusOpen, now, now)
+		}
+		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`)
+		rows, err := tx.Query(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "insert reservations")
+		}
+		for rows.Next() {
+			var k resKey
+			var line int64
+			if err := rows.Scan(&k.docID, &k.docType, &line, &k.sku); err != nil {
+				rows.Close()
+				return nil, errs.Wrap(err, errs.Internal, "scan reservation key")
+			}
+			k.line = int(line)
+			inserted[k] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "insert reservations")
+		}
+		its = its[n:]
+	}
+	return inserted, nil
+}
+
+// checkRepeats makes a repeated document line answer like the first time it
+// was reserved when it asks for the same thing, and refuses it (conflict)
+// when it asks for something else under the same line.
+func (s *Service) checkRepeats(ctx context.Context, tx store.Tx, items []item, results []error) error {
+	for i := range items {
+		it := &items[i]
+		if it.fresh || results[it.req] != nil {
+			continue
+		}
+		var qty int64
+		var wh, lineSKU string
+		err := tx.QueryRow(ctx, `SELECT qty, warehouse_id, line_sku_id FROM inv_reservations WHERE doc_id = $1 AND doc_type = $2 AND doc_line = $3 AND sku_id = $4`,
+			it.key.docID, it.key.docType, int64(it.key.line), it.key.sku).Scan(&qty, &wh, &lineSKU)
+		if isNoRows(err) {
+			results[it.req] = errs.E(errs.Conflict, "document line %s is being reserved concurrently", it.doc)
+			continue
+		}
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "read reservation")
+		}
+		if qty != it.qty || wh != it.bal.wh || lineSKU != it.lineSKU {
+			e := errs.E(errs.Conflict, "document line %s is already reserved as %d of %s in %s", it.doc, qty/max(1, it.perUnit), lineSKU, wh)
+			e.Fields = map[string]string{"sku_id": it.lineSKU}
+			results[it.req] = e
+		}
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+DROP TABLE stock_push_marks;
+DROP TABLE inv_policy_overrides;
+DROP TABLE inv_policies;
+DROP TABLE inv_transfer_lines;
+DROP TABLE inv_transfers;
+DROP TABLE inv_reservations;
+DROP TABLE inv_ledger;
+DROP TABLE inv_balances;
+DROP TABLE inv_bins;
+DROP TABLE inv_warehouses;
