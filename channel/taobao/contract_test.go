@@ -709,3 +709,53 @@ func TestContractRefunds(t *testing.T) {
 		t.Fatal("unknown action accepted")
 	}
 }
+
+// A trade modified while a window is being paged leaves the window; paging
+// from the last page back (as TOP advises) must still see every other trade.
+func TestContractPagingSurvivesModificationsDuringPull(t *testing.T) {
+	e := setup(t, taobaosim.Options{RateLimit: -1}, "")
+	e.sim.SeedCatalog()
+	start := e.clock.Now().Add(-time.Minute)
+	var tids []int64
+	for i := 0; i < 250; i++ {
+		tid, err := e.sim.GenerateTrade(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tids = append(tids, tid)
+		e.clock.Advance(time.Second)
+	}
+	end := e.clock.Now()
+	e.clock.Advance(time.Minute)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	q := channel.OrderQuery{Start: start, End: end, PageSize: 100}
+	calls := 0
+	for {
+		p, err := e.conn.PullOrders(ctx, e.sess, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls++
+		for _, o := range p.Orders {
+			seen[o.PlatformOrderID] = true
+		}
+		if calls == 1 {
+			// The seller edits the newest and a middle trade meanwhile.
+			e.sim.SetSellerMemo(tids[249], "改地址")
+			e.sim.SetSellerMemo(tids[120], "加急")
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		q.Cursor = p.NextCursor
+	}
+	for i, tid := range tids {
+		if i == 249 || i == 120 {
+			continue // moved out of this window into the next one
+		}
+		if !seen[strconv.FormatInt(tid, 10)] {
+			t.Fatalf("trade %d (#%d) missed", tid, i)
+		}
+	}
+}

@@ -16,7 +16,7 @@ func FuzzDecodeTrades(f *testing.F) {
 		if err != nil {
 			return
 		}
-		orders, _, err := decodeTradesPage(raw)
+		orders, err := decodeTradesPage(raw)
 		if err == nil {
 			for _, o := range orders {
 				if o.Status == "" {

@@ -47,55 +47,92 @@ type tradesPage struct {
 }
 
 // PullOrders implements channel.OrderPuller with
-// taobao.trades.sold.increment.get (by modification time, use_has_next
-// paging). The window and page size are sent as asked so that the platform,
-// not the connector, is the judge of its limits; callers keep to
-// PullLimits.
+// taobao.trades.sold.increment.get.
+//
+// TOP returns the window newest-modified first and advises paging from the
+// last page back to the first to avoid missing trades: a trade modified
+// while we page leaves the window, which shifts every older trade one place
+// towards page 1. Paging forwards, one of them would slip into a page
+// already read and be missed; paging backwards it can only be read twice,
+// which ingestion absorbs. So the first call reads page 1 with
+// total_results; if the window fits in it that is all, otherwise pages are
+// read from the last to the first (page 1 again, last); the cursor is the
+// next page number to read, counting down.
+//
+// The window and page size are sent as asked so that the platform, not the
+// connector, is the judge of its limits; callers keep to PullLimits.
 func (c *Connector) PullOrders(ctx context.Context, s channel.Session, q channel.OrderQuery) (channel.OrderPage, error) {
-	page, err := pageCursor(q.Cursor)
-	if err != nil {
-		return channel.OrderPage{}, err
-	}
 	size := q.PageSize
 	if size <= 0 {
 		size = maxTradePageSize
 	}
-	raw, err := c.Call(ctx, s.Credentials, "taobao.trades.sold.increment.get", map[string]string{
+	var page int
+	if q.Cursor == "" {
+		raw, err := c.tradesPage(ctx, s, q, 1, size)
+		if err != nil {
+			return channel.OrderPage{}, err
+		}
+		var p tradesPage
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return channel.OrderPage{}, decodeErr("trades page", "", err)
+		}
+		var fp fieldParser
+		total := fp.int(p.TotalResults)
+		if fp.err != nil || total < 0 {
+			return channel.OrderPage{}, decodeErr("trades page", "", errs.E(errs.Invalid, "bad total_results %q", p.TotalResults))
+		}
+		if total <= int64(size) {
+			// The whole window fits in one page: done in one call.
+			orders, err := decodeTradesPage(raw)
+			return channel.OrderPage{Orders: orders}, err
+		}
+		page = int((total + int64(size) - 1) / int64(size))
+	} else {
+		n, err := pageCursor(q.Cursor)
+		if err != nil {
+			return channel.OrderPage{}, err
+		}
+		page = n
+	}
+	raw, err := c.tradesPage(ctx, s, q, page, size)
+	if err != nil {
+		return channel.OrderPage{}, err
+	}
+	orders, err := decodeTradesPage(raw)
+	if err != nil {
+		return channel.OrderPage{}, err
+	}
+	out := channel.OrderPage{Orders: orders}
+	if page > 1 {
+		out.NextCursor = strconv.Itoa(page - 1)
+	}
+	return out, nil
+}
+
+func (c *Connector) tradesPage(ctx context.Context, s channel.Session, q channel.OrderQuery, page, size int) (json.RawMessage, error) {
+	return c.Call(ctx, s.Credentials, "taobao.trades.sold.increment.get", map[string]string{
 		"fields":         c.fields,
 		"start_modified": FormatTime(q.Start),
 		"end_modified":   FormatTime(q.End),
 		"page_no":        strconv.Itoa(page),
 		"page_size":      strconv.Itoa(size),
-		"use_has_next":   "true",
 	})
-	if err != nil {
-		return channel.OrderPage{}, err
-	}
-	orders, hasNext, err := decodeTradesPage(raw)
-	if err != nil {
-		return channel.OrderPage{}, err
-	}
-	out := channel.OrderPage{Orders: orders}
-	if hasNext {
-		out.NextCursor = strconv.Itoa(page + 1)
-	}
-	return out, nil
 }
 
-func decodeTradesPage(raw json.RawMessage) ([]channel.Order, bool, error) {
+func decodeTradesPage(raw json.RawMessage) ([]channel.Order, error) {
 	var p tradesPage
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, false, decodeErr("trades page", "", err)
+		return nil, decodeErr("trades page", "", err)
 	}
 	orders := make([]channel.Order, 0, len(p.Trades))
 	for _, tr := range p.Trades {
 		o, err := decodeTrade(tr)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		orders = append(orders, o)
 	}
-	return orders, bool(p.HasNext), nil
+	return orders, nil
 }
 
 func decodeTrade(raw json.RawMessage) (channel.Order, error) {
