@@ -1,0 +1,4 @@
+DROP INDEX IF EXISTS audit_log_actor;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS api_tokens;
+DROP TABLE IF EXISTS users;
