@@ -85,6 +85,10 @@ func (s *Service) createFromPlatform(ctx context.Context, tx store.Tx, shopID st
 	if err := s.linkOrder(ctx, tx, &c, r.PlatformLineID, r.Quantity); err != nil {
 		return c, err
 	}
+	// Shipped when it was asked: the platform's flag or the order's state.
+	if c.GoodsShipped, err = s.shippedTx(ctx, tx, &c); err != nil {
+		return c, err
+	}
 	if err := insertCaseTx(ctx, tx, &c); err != nil {
 		return c, err
 	}
