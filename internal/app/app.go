@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"omnihub/api"
+	"omnihub/auth"
 	"omnihub/config"
 	"omnihub/errs"
 	"omnihub/jobs"
@@ -37,6 +38,7 @@ type App struct {
 	DB       store.DB
 	Registry *prometheus.Registry
 	API      *api.Server
+	Auth     *auth.Service
 }
 
 // Options tune what New builds.
@@ -104,6 +106,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.API = api.New(api.Options{
 		Logger: logger, Registry: reg, DB: db, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
 	})
+	a.wireAuth()
 	return a, nil
 }
 
