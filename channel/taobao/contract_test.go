@@ -33,7 +33,7 @@ type env struct {
 	clock *fakeClock
 }
 
-func setup(t *testing.T, o taobaosim.Options, signMethod string) *env {
+func setup(t testing.TB, o taobaosim.Options, signMethod string) *env {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
 	o.Clock = clk.Now

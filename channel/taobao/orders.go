@@ -81,6 +81,10 @@ func (c *Connector) PullOrders(ctx context.Context, s channel.Session, q channel
 		if fp.err != nil || total < 0 {
 			return channel.OrderPage{}, decodeErr("trades page", "", errs.E(errs.Invalid, "bad total_results %q", p.TotalResults))
 		}
+		if p.TotalResults == "" && len(p.Trades) >= size {
+			// Without the count we cannot page backwards safely.
+			return channel.OrderPage{}, decodeErr("trades page", "", errs.E(errs.Invalid, "full page without total_results"))
+		}
 		if total <= int64(size) {
 			// The whole window fits in one page: done in one call.
 			orders, err := decodeTradesPage(raw)
