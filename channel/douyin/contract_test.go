@@ -648,3 +648,67 @@ func TestParsePushRejects(t *testing.T) {
 		t.Errorf("ack %d %s %s", st, ct, b)
 	}
 }
+
+func TestListListings(t *testing.T) {
+	f := newFixture(t, douyinsim.Options{}, "")
+	prs := f.sim.SeedCatalog(150, 7) // two pages of products, 300 SKUs
+	var all []channel.Listing
+	cursor := ""
+	pages := 0
+	for {
+		pg, err := f.conn.ListListings(context.Background(), f.sess, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		all = append(all, pg.Listings...)
+		if pg.NextCursor == "" {
+			break
+		}
+		cursor = pg.NextCursor
+	}
+	if pages != 2 || len(all) != 300 {
+		t.Fatalf("pages %d listings %d", pages, len(all))
+	}
+	l := all[0]
+	k := prs[0].SKUs[0]
+	if l.PlatformItemID != strconv.FormatInt(prs[0].ProductID, 10) || l.PlatformSKUID != strconv.FormatInt(k.SkuID, 10) ||
+		l.OuterID != k.Code || l.Quantity != 7 || l.Price != k.Price || !l.OnSale || l.Title == "" || l.SpecName == "" {
+		t.Fatalf("listing %+v for %+v", l, k)
+	}
+}
+
+func TestCreateToken(t *testing.T) {
+	f := newFixture(t, douyinsim.Options{}, "")
+	cr, err := f.conn.CreateToken(context.Background(), f.sess.Credentials.AppKey, f.sess.Credentials.AppSecret, f.sess.PlatformShopID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.AccessToken == "" || cr.RefreshToken == "" || cr.Extra["shop_id"] != f.sess.PlatformShopID || cr.ExpiresAt.IsZero() {
+		t.Fatalf("credentials %+v", cr)
+	}
+	f.sess.Credentials = cr
+	if _, err := f.conn.PullOrders(context.Background(), f.sess, f.window()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.conn.CreateToken(context.Background(), f.sess.Credentials.AppKey, f.sess.Credentials.AppSecret, "1", ""); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("other shop: %v", err)
+	}
+}
+
+func TestStockSyncHook(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int64]int64{}
+	f := newFixture(t, douyinsim.Options{OnStockSync: func(sku, stock int64) { mu.Lock(); seen[sku] = stock; mu.Unlock() }}, "")
+	pr := f.sim.SeedCatalog(1, 3)[0]
+	k := pr.SKUs[1]
+	res, _ := f.conn.PushStock(context.Background(), f.sess, []channel.StockUpdate{{PlatformItemID: strconv.FormatInt(pr.ProductID, 10), PlatformSKUID: strconv.FormatInt(k.SkuID, 10), Quantity: 11}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen[k.SkuID] != 11 || len(seen) != 1 {
+		t.Fatalf("hook saw %v", seen)
+	}
+}

@@ -96,7 +96,7 @@ func (c *Connector) Capabilities() []channel.Capability {
 	return []channel.Capability{
 		channel.CapPullOrders, channel.CapReceivePush, channel.CapPushStock,
 		channel.CapUploadShipment, channel.CapRefunds, channel.CapAnswerRefunds,
-		channel.CapRefreshToken,
+		channel.CapRefreshToken, channel.CapListings,
 	}
 }
 

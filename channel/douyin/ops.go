@@ -104,6 +104,8 @@ func (c *Connector) UploadShipment(ctx context.Context, s channel.Session, sh ch
 	return err
 }
 
+func secs(n int64) time.Duration { return time.Duration(n) * time.Second }
+
 // RefreshToken implements channel.TokenRefresher with token.refresh. The
 // platform issues a new refresh token with each access token.
 func (c *Connector) RefreshToken(ctx context.Context, cr channel.Credentials) (channel.Credentials, error) {
@@ -128,7 +130,7 @@ func (c *Connector) RefreshToken(ctx context.Context, cr channel.Credentials) (c
 	if d.RefreshToken != "" {
 		out.RefreshToken = d.RefreshToken
 	}
-	out.ExpiresAt = c.now().Add(time.Duration(d.ExpiresIn) * time.Second).UTC()
+	out.ExpiresAt = c.now().Add(secs(d.ExpiresIn)).UTC()
 	if d.ShopID != "" {
 		if out.Extra == nil {
 			out.Extra = map[string]string{}

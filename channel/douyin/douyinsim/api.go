@@ -195,7 +195,62 @@ func (s *Sim) skuSyncStock(m p) (any, error) {
 		k.Stock = n
 		k.lastSynced = n
 	}
+	if hook := s.opt.OnStockSync; hook != nil {
+		id, st := k.SkuID, k.Stock
+		s.mu.Unlock()
+		hook(id, st)
+		s.mu.Lock()
+	}
 	return map[string]any{}, nil
+}
+
+func (s *Sim) productList(m p) (any, error) {
+	page, err := m.int("page")
+	if err != nil {
+		return nil, err
+	}
+	size, err := m.int("size")
+	if err != nil {
+		return nil, err
+	}
+	if page < 1 || page > 100 || size < 1 || size > 100 || page*size > 10000 {
+		return nil, errBizParam("page从1开始且不超过100，size取值1-100，page*size不超过10000")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := map[int64]*sku{}
+	for _, k := range s.skus {
+		if f, ok := first[k.productID]; !ok || k.SkuID < f.SkuID {
+			first[k.productID] = k
+		}
+	}
+	list := []any{}
+	for i := (page - 1) * size; i < int64(len(s.products)) && i < page*size; i++ {
+		id := s.products[i]
+		list = append(list, map[string]any{"product_id": id, "name": first[id].title, "status": 0, "check_status": 3,
+			"create_time": 1700000000, "update_time": 1700000000, "outer_product_id": ""})
+	}
+	return map[string]any{"data": list, "total": len(s.products), "page": page, "size": size}, nil
+}
+
+func (s *Sim) skuList(m p) (any, error) {
+	pid, err := m.int("product_id")
+	if err != nil || pid == 0 {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "product_id不能为空"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := []any{}
+	for _, id := range s.skuOrder {
+		k := s.skus[id]
+		if k.productID != pid {
+			continue
+		}
+		_, val, _ := strings.Cut(k.Spec, ":")
+		list = append(list, map[string]any{"id": k.SkuID, "product_id": k.productID, "product_id_str": strconv.FormatInt(k.productID, 10),
+			"code": k.Code, "out_sku_id": 0, "spec_detail_name1": val, "price": k.Price, "stock_num": k.Stock, "sku_type": 0})
+	}
+	return list, nil
 }
 
 var knownCompanies = map[string]string{

@@ -23,6 +23,18 @@ type FlashSaleOptions struct {
 	// wait for the seller's decision through afterSale.operate.
 	AutoAgreeRefunds bool
 	Workers          int // concurrent buyers (default 8)
+	// OnOrder, when set, is called (outside the shop lock) for every order
+	// the platform accepted, with its final state in the sale.
+	OnOrder func(o FlashOrder)
+}
+
+// FlashOrder is one accepted order of a flash sale.
+type FlashOrder struct {
+	OrderID, SkuID, Qty int64
+	At                  time.Time // when the platform accepted it (simulator clock)
+	Paid, Cancelled     bool
+	RefundRequested     bool
+	Refunded            bool
 }
 
 // FlashSaleResult counts what happened.
@@ -89,6 +101,10 @@ func (s *Sim) FlashSale(ctx context.Context, o FlashSaleOptions) (FlashSaleResul
 			defer wg.Done()
 			for range jobs {
 				out := s.buyer(r, skus, o)
+				if o.OnOrder != nil && !out.soldOut && out.err == nil {
+					o.OnOrder(FlashOrder{OrderID: out.orderID, SkuID: out.sku, Qty: out.qty, At: out.at, Paid: out.paid,
+						Cancelled: out.cancelled, RefundRequested: out.refundAsked, Refunded: out.refunded})
+				}
 				rmu.Lock()
 				res.Attempts++
 				switch {
@@ -155,7 +171,8 @@ loop:
 }
 
 type buyOutcome struct {
-	sku, qty                                        int64
+	orderID, sku, qty                               int64
+	at                                              time.Time
 	soldOut, paid, cancelled, refundAsked, refunded bool
 	err                                             error
 }
@@ -177,6 +194,7 @@ func (s *Sim) buyer(r *rand.Rand, skus []int64, o FlashSaleOptions) buyOutcome {
 		return out
 	}
 	ord := s.orders[id]
+	out.orderID, out.at = id, s.now()
 	if roll < o.CancelRatio {
 		s.cancelLocked(ord)
 		out.cancelled = true

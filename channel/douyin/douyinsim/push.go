@@ -83,7 +83,7 @@ func (s *Sim) enqueueLocked(tag string, data map[string]any) {
 		pq.q = append(pq.q, pushItem{msg: msg})
 		pq.pending++
 	}
-	pq.cond.Signal()
+	pq.cond.Broadcast() // workers and WaitPushes share the cond: wake all
 }
 
 func (pq *pushQueue) worker() {
@@ -154,7 +154,7 @@ func (pq *pushQueue) deliver(batch []pushItem) {
 				return
 			}
 			pq.q = append(pq.q, it)
-			pq.cond.Signal()
+			pq.cond.Broadcast() // workers and WaitPushes share the cond: wake all
 		})
 	}
 	pq.cond.Broadcast()

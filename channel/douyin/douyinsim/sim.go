@@ -55,6 +55,11 @@ type Options struct {
 	PushBackoff   time.Duration // first retry delay, doubled each time (default 200ms)
 	PushBatch     int           // messages per POST (default 20)
 	PushWorkers   int           // concurrent deliveries (default 2)
+
+	// OnStockSync, when set, is called after each accepted sku.syncStock
+	// with the SKU and its new platform stock (benchmarks time the
+	// propagation of a sale to the other shop with it).
+	OnStockSync func(skuID, stock int64)
 }
 
 // Faults are injected failures; the zero value injects none.
@@ -88,6 +93,7 @@ type Sim struct {
 	// shop
 	skus       map[int64]*sku
 	skuOrder   []int64
+	products   []int64 // product ids in the order they were added
 	orders     map[int64]*order
 	orderSeq   int64
 	afterSales map[int64]*afterSale
@@ -463,6 +469,8 @@ func init() {
 		"afterSale.List":     (*Sim).afterSaleList,
 		"afterSale.Detail":   (*Sim).afterSaleDetail,
 		"afterSale.operate":  (*Sim).afterSaleOperate,
+		"product.listV2":     (*Sim).productList,
+		"sku.list":           (*Sim).skuList,
 	}
 }
 

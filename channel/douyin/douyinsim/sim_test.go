@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,8 +136,11 @@ func TestFlashSaleNeverOversellsPlatformStock(t *testing.T) {
 	defer s.Close()
 	pr := s.AddProduct(Product{Title: "直播间福利款", SKUs: []SKU{{Code: "FL-1", Price: 990, Stock: 60}, {Code: "FL-2", Price: 1990, Stock: 40}}})
 	initial := map[int64]int64{pr.SKUs[0].SkuID: 60, pr.SKUs[1].SkuID: 40}
+	var omu sync.Mutex
+	seen := map[int64]FlashOrder{}
 	res, err := s.FlashSale(context.Background(), FlashSaleOptions{
-		SKUs: []int64{pr.SKUs[0].SkuID, pr.SKUs[1].SkuID}, OrdersPerSecond: 2000, Duration: 200 * time.Millisecond,
+		OnOrder: func(o FlashOrder) { omu.Lock(); seen[o.OrderID] = o; omu.Unlock() },
+		SKUs:    []int64{pr.SKUs[0].SkuID, pr.SKUs[1].SkuID}, OrdersPerSecond: 2000, Duration: 200 * time.Millisecond,
 		MaxQty: 2, CancelRatio: 0.1, RefundRatio: 0.1, AutoAgreeRefunds: true, Workers: 4,
 	})
 	if err != nil {
@@ -167,6 +171,15 @@ func TestFlashSaleNeverOversellsPlatformStock(t *testing.T) {
 		}
 		if res.UnitsSold[k] != held[k] {
 			t.Fatalf("sku %d: result says %d sold, orders hold %d", k, res.UnitsSold[k], held[k])
+		}
+	}
+	if int64(len(seen)) != res.Created {
+		t.Fatalf("OnOrder saw %d orders, result says %d", len(seen), res.Created)
+	}
+	for id, o := range seen {
+		v, _ := s.Order(id)
+		if (v.Status == StatusCancelled) != (o.Cancelled || o.Refunded) || o.At.IsZero() {
+			t.Fatalf("order %d: platform status %d, hook %+v", id, v.Status, o)
 		}
 	}
 	st := s.PushStats()

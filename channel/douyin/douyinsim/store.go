@@ -99,6 +99,7 @@ func (s *Sim) AddProduct(pr Product) Product {
 	if pr.ProductID == 0 {
 		pr.ProductID = 3600000000000000000 + int64(len(s.skus)+1)*100
 	}
+	s.products = append(s.products, pr.ProductID)
 	for i := range pr.SKUs {
 		if pr.SKUs[i].SkuID == 0 {
 			pr.SKUs[i].SkuID = 1700000000000 + int64(len(s.skus)+1)
