@@ -11,6 +11,7 @@ import (
 	"omnihub/channel"
 	"omnihub/channel/taobao"
 	"omnihub/channel/taobao/taobaosim"
+	"omnihub/errs"
 )
 
 // fakeClock is shared by the connector and the simulator.
@@ -757,5 +758,40 @@ func TestContractPagingSurvivesModificationsDuringPull(t *testing.T) {
 		if !seen[strconv.FormatInt(tid, 10)] {
 			t.Fatalf("trade %d (#%d) missed", tid, i)
 		}
+	}
+}
+
+func TestContractNetworkFailureIsUnavailable(t *testing.T) {
+	e := setup(t, taobaosim.Options{}, "")
+	e.sim.SetFaults(taobaosim.Faults{Latency: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := e.conn.GetOrder(ctx, e.sess, "1")
+	if err == nil || !errs.Is(err, errs.Unavailable) || !channel.IsRetryable(err) {
+		t.Fatalf("want a retryable Unavailable error, got %v", err)
+	}
+}
+
+func TestContractTMCReorder(t *testing.T) {
+	e := setup(t, taobaosim.Options{Seed: 3, RateLimit: -1}, "")
+	e.sim.SeedCatalog()
+	for i := 0; i < 20; i++ {
+		e.sim.GenerateTrade(true)
+	}
+	e.sim.SetFaults(taobaosim.Faults{Reorder: true})
+	msgs, err := e.conn.ConsumeMessages(context.Background(), e.sess, 200)
+	if err != nil || len(msgs) != 40 {
+		t.Fatalf("%v %d", err, len(msgs))
+	}
+	ordered := true
+	for i := 1; i < len(msgs); i++ {
+		a, _ := strconv.ParseInt(msgs[i-1].ID, 10, 64)
+		b, _ := strconv.ParseInt(msgs[i].ID, 10, 64)
+		if a > b {
+			ordered = false
+		}
+	}
+	if ordered {
+		t.Fatal("reorder fault delivered messages in publication order")
 	}
 }
