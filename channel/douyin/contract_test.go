@@ -712,3 +712,71 @@ func TestStockSyncHook(t *testing.T) {
 		t.Fatalf("hook saw %v", seen)
 	}
 }
+
+func TestLatencyTimesOutAsUnavailable(t *testing.T) {
+	f := newFixture(t, douyinsim.Options{}, "")
+	f.sim.SetFaults(douyinsim.Faults{Latency: 300 * time.Millisecond})
+	c := douyin.New(douyin.Options{BaseURL: f.sim.URL(), Clock: f.clk.Now, HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}})
+	_, err := c.PullOrders(context.Background(), f.sess, f.window())
+	if !errs.Is(err, errs.Unavailable) || !channel.IsRetryable(err) {
+		t.Fatalf("slow platform: %v", err)
+	}
+}
+
+// A flash sale pushed to a connector-based webhook: every paid order's
+// payment message arrives exactly once (no faults), and after-sale messages
+// name their case.
+func TestFlashSalePushesReachTheWebhook(t *testing.T) {
+	f := newFixture(t, douyinsim.Options{PushBatch: 50, PushWorkers: 4}, "")
+	cr := f.sim.Credentials()
+	wh := &webhook{conn: f.conn, secret: map[string]string{cr.AppKey: cr.AppSecret}}
+	srv := httptest.NewServer(wh)
+	defer srv.Close()
+	f.sim.SetWebhook(srv.URL)
+	pr := f.sim.AddProduct(douyinsim.Product{Title: "秒杀款", SKUs: []douyinsim.SKU{{Code: "FS-1", Price: 990, Stock: 80}, {Code: "FS-2", Price: 990, Stock: 80}}})
+	var mu sync.Mutex
+	paid := map[string]bool{}
+	res, err := f.sim.FlashSale(context.Background(), douyinsim.FlashSaleOptions{
+		SKUs: []int64{pr.SKUs[0].SkuID, pr.SKUs[1].SkuID}, OrdersPerSecond: 1500, Duration: 200 * time.Millisecond,
+		CancelRatio: 0.1, RefundRatio: 0.1,
+		OnOrder: func(o douyinsim.FlashOrder) {
+			if o.Paid {
+				mu.Lock()
+				paid[strconv.FormatInt(o.OrderID, 10)] = true
+				mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.sim.WaitPushes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	refunds := 0
+	for _, m := range wh.messages() {
+		switch m.Kind {
+		case channel.MsgOrderPaid:
+			got[m.PlatformOrderID]++
+		case channel.MsgRefundCreated:
+			refunds++
+			if m.PlatformRefundID == "" {
+				t.Fatalf("refund message without case %+v", m)
+			}
+		}
+	}
+	if int64(len(paid)) != res.Paid || len(got) != len(paid) {
+		t.Fatalf("paid orders %d (result %d), payment messages for %d", len(paid), res.Paid, len(got))
+	}
+	for id := range paid {
+		if got[id] != 1 {
+			t.Fatalf("order %s: %d payment messages", id, got[id])
+		}
+	}
+	if int64(refunds) != res.RefundRequested {
+		t.Fatalf("refund messages %d, requested %d", refunds, res.RefundRequested)
+	}
+}
