@@ -297,7 +297,10 @@ func TestIllegalTransitions(t *testing.T) {
 		c := mc(t)(e.svc.Apply(ctx, shop, refund("R7", "T7", channel.RefundOnly, channel.RefundRequested, 100, t0)))
 		for name, fn := range map[string]func() error{
 			"receive": func() error { _, err := e.svc.Receive(ctx, c.ID, "x", ""); return err },
-			"qc":      func() error { _, err := e.svc.QC(ctx, c.ID, "x", []aftersales.QCInput{{Line: 1, Result: "good"}}); return err },
+			"qc": func() error {
+				_, err := e.svc.QC(ctx, c.ID, "x", []aftersales.QCInput{{Line: 1, Result: "good"}})
+				return err
+			},
 			"restock": func() error { _, err := e.svc.Restock(ctx, c.ID, "x"); return err },
 			"refund":  func() error { _, err := e.svc.Refund(ctx, c.ID, "x", ""); return err },
 			"ship":    func() error { _, err := e.svc.Ship(ctx, c.ID, "x", "SF", "1"); return err },
