@@ -48,6 +48,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.versionCmd(),
 		c.benchCmd(),
 		c.simCmd(),
+		c.userCmd(), c.tokenCmd(),
 	)
 	return root
 }
