@@ -33,7 +33,7 @@ type topTrade struct {
 	DiscountFee      string         `json:"discount_fee"`
 	PostFee          string         `json:"post_fee"`
 	Payment          string         `json:"payment"`
-	CouponFee        string         `json:"coupon_fee"`
+	PlatformSubsidy  string         `json:"platform_subsidy_fee"`
 	BuyerMessage     string         `json:"buyer_message"`
 	SellerMemo       string         `json:"seller_memo"`
 	Orders           list[topOrder] `json:"orders"`
@@ -52,6 +52,7 @@ type topOrder struct {
 	Price             string     `json:"price"`
 	TotalFee          string     `json:"total_fee"`
 	Payment           string     `json:"payment"`
+	DivideOrderFee    string     `json:"divide_order_fee"`
 	DiscountFee       string     `json:"discount_fee"`
 	AdjustFee         string     `json:"adjust_fee"`
 	RefundStatus      string     `json:"refund_status"`
@@ -165,7 +166,7 @@ func toOrder(t topTrade, raw json.RawMessage) (channel.Order, error) {
 		DiscountAmount:  p.fen(t.DiscountFee),
 		ShippingAmount:  p.fen(t.PostFee),
 		PaidAmount:      p.fen(t.Payment),
-		PlatformSubsidy: p.fen(t.CouponFee),
+		PlatformSubsidy: p.fen(t.PlatformSubsidy),
 		BuyerNote:       t.BuyerMessage,
 		SellerNote:      t.SellerMemo,
 		Presale:         t.Type == "step" || t.StepTradeStatus != "",
@@ -194,6 +195,11 @@ func toOrder(t topTrade, raw json.RawMessage) (channel.Order, error) {
 			Discount:       p.fen(l.DiscountFee),
 			Paid:           p.fen(l.Payment),
 			RefundStatus:   l.RefundStatus,
+		}
+		if l.DivideOrderFee != "" {
+			// What the buyer paid for the line after trade-level
+			// discounts are shared out (分摊之后的实付金额).
+			ol.Paid = p.fen(l.DivideOrderFee)
 		}
 		if ol.OuterSKUID == "" {
 			ol.OuterSKUID = l.OuterIID // items without SKUs carry the code on the item

@@ -14,7 +14,7 @@ import (
 // every trade API; TOP returns only what is asked for).
 const tradeFields = "tid,status,type,step_trade_status,created,modified,pay_time,buyer_nick,buyer_open_uid," +
 	"receiver_name,receiver_mobile,receiver_phone,receiver_state,receiver_city,receiver_district,receiver_town," +
-	"receiver_address,receiver_zip,total_fee,discount_fee,post_fee,payment,coupon_fee,buyer_message,seller_memo,orders"
+	"receiver_address,receiver_zip,total_fee,discount_fee,post_fee,payment,platform_subsidy_fee,buyer_message,seller_memo,orders"
 
 // Documented limits of taobao.trades.sold.increment.get.
 const (

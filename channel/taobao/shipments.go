@@ -103,6 +103,9 @@ func (c *Connector) alreadyShipped(ctx context.Context, s channel.Session, sh ch
 		if len(want) > 0 && !want[string(o.Oid)] {
 			continue
 		}
+		if len(want) == 0 && o.RefundStatus == "SUCCESS" {
+			continue // refunded lines are never shipped
+		}
 		if o.InvoiceNo != sh.TrackingNo {
 			return false, nil
 		}

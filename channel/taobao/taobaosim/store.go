@@ -697,7 +697,7 @@ func (s *Sim) tradeJSON(t *trade) map[string]any {
 		"receiver_city": t.Receiver.City, "receiver_district": t.Receiver.District, "receiver_town": t.Receiver.Town,
 		"receiver_address": t.Receiver.Address, "receiver_zip": t.Receiver.Zip,
 		"total_fee": money(total), "discount_fee": money(discount), "post_fee": money(t.PostFee),
-		"payment": money(payment), "coupon_fee": "0.00",
+		"payment": money(payment), "platform_subsidy_fee": "0.00",
 	}
 	if !t.PayTime.IsZero() {
 		m["pay_time"] = fmtTime(t.PayTime)
@@ -718,8 +718,9 @@ func (s *Sim) tradeJSON(t *trade) map[string]any {
 	for _, o := range t.Orders {
 		om := map[string]any{
 			"oid": o.Oid, "num_iid": o.NumIID, "title": o.Title, "num": o.Num, "price": money(o.Price),
-			"total_fee": money(o.totalFee()), "discount_fee": money(o.Discount), "adjust_fee": "0.00",
-			"payment": money(o.payment()), "status": o.Status, "refund_status": o.RefundStatus,
+			// total_fee is 应付金额: price × num + adjust_fee − discount_fee.
+			"total_fee": money(o.payment()), "discount_fee": money(o.Discount), "adjust_fee": "0.00",
+			"payment": money(o.payment()), "divide_order_fee": money(o.payment()), "status": o.Status, "refund_status": o.RefundStatus,
 			"outer_iid": o.OuterIID,
 		}
 		if o.RefundStatus == "" {
