@@ -10,6 +10,7 @@ package geo
 import (
 	"bufio"
 	_ "embed"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -238,4 +239,19 @@ func (t *Table) findDistrict(cityCode, name string) (Division, bool) {
 		}
 	}
 	return Division{}, false
+}
+
+// Counties lists every county-level division with its province and
+// prefecture (for generators and pickers), sorted by code.
+func (t *Table) Counties() []Resolved {
+	var out []Resolved
+	for pc := range t.cities {
+		for _, cc := range t.cities[pc] {
+			for _, dc := range t.districts[cc] {
+				out = append(out, Resolved{Province: Division{pc, t.byCode[pc]}, City: Division{cc, t.byCode[cc]}, District: Division{dc, t.byCode[dc]}})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].District.Code < out[j].District.Code })
+	return out
 }

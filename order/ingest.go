@@ -1,0 +1,534 @@
+package order
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"omnihub/channel"
+	"omnihub/errs"
+	"omnihub/ids"
+	"omnihub/store"
+)
+
+func newID() string { return ids.New() }
+
+// Outcome of one delivery.
+type Outcome string
+
+const (
+	Created   Outcome = "created"
+	Updated   Outcome = "updated"
+	Duplicate Outcome = "duplicate" // the same version again: nothing changed
+	Stale     Outcome = "stale"     // older than what we have: recorded, ignored
+	Rejected  Outcome = "rejected"  // invalid input: see Err
+)
+
+// IngestResult says what a delivery did.
+type IngestResult struct {
+	PlatformOrderID string   `json:"platform_order_id"`
+	OrderID         string   `json:"order_id,omitempty"`
+	Outcome         Outcome  `json:"outcome"`
+	Status          Status   `json:"status,omitempty"`
+	HoldReasons     []string `json:"hold_reasons,omitempty"`
+	Err             error    `json:"-"`
+}
+
+// Limits on what a platform may send.
+const (
+	MaxLines     = 500
+	MaxQuantity  = 1_000_000
+	MaxAmount    = 1_000_000_000_000
+	maxTextRunes = 2000
+	maxIDBytes   = 128
+	maxRawBytes  = 1 << 20
+	chunkRows    = 400
+)
+
+// Ingest applies one platform delivery of an order. Deliveries are
+// idempotent: the same version twice changes nothing, an older version than
+// the stored one is recorded and ignored, the newest platform modification
+// time wins. A paid order is audited in the same transaction.
+func (s *Service) Ingest(ctx context.Context, shopID string, o channel.Order) (IngestResult, error) {
+	res, err := s.IngestBatch(ctx, shopID, []channel.Order{o})
+	if err != nil {
+		return IngestResult{PlatformOrderID: o.PlatformOrderID}, err
+	}
+	return res[0], res[0].Err
+}
+
+type prepared struct {
+	idx  int
+	in   channel.Order
+	hash string
+	raw  string
+}
+
+// IngestBatch applies many deliveries of one shop in one transaction (group
+// commit): a few statements per batch rather than per order. Invalid
+// deliveries are rejected individually (IngestResult.Err); the returned
+// error is for failures of the whole batch, which is then not applied.
+func (s *Service) IngestBatch(ctx context.Context, shopID string, in []channel.Order) ([]IngestResult, error) {
+	if shopID == "" {
+		return nil, errs.WithField("shop_id", "is required")
+	}
+	results := make([]IngestResult, len(in))
+	byPID := map[string][]prepared{}
+	var pids []string
+	for i, o := range in {
+		results[i].PlatformOrderID = o.PlatformOrderID
+		p, err := prepare(o)
+		if err != nil {
+			results[i].Outcome, results[i].Err = Rejected, err
+			continue
+		}
+		p.idx = i
+		if _, ok := byPID[o.PlatformOrderID]; !ok {
+			pids = append(pids, o.PlatformOrderID)
+		}
+		byPID[o.PlatformOrderID] = append(byPID[o.PlatformOrderID], p)
+	}
+	if len(pids) == 0 {
+		return results, nil
+	}
+	rs, err := s.rulesFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		// The callback may be retried: start from clean results each time.
+		for _, ps := range byPID {
+			for _, p := range ps {
+				results[p.idx] = IngestResult{PlatformOrderID: p.in.PlatformOrderID}
+			}
+		}
+		return s.ingestTx(ctx, tx, rs, shopID, pids, byPID, results)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func prepare(o channel.Order) (prepared, error) {
+	if err := validate(o); err != nil {
+		return prepared{}, err
+	}
+	raw := o.Raw
+	o.Raw = nil
+	norm, err := json.Marshal(o)
+	if err != nil {
+		return prepared{}, errs.Wrap(err, errs.Invalid, "order %s cannot be encoded", o.PlatformOrderID)
+	}
+	sum := sha256.Sum256(norm)
+	p := prepared{in: o, hash: hex.EncodeToString(sum[:16])}
+	if len(raw) > 0 && len(raw) <= maxRawBytes && json.Valid(raw) {
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) == nil {
+			p.raw = buf.String()
+		}
+	}
+	if p.raw == "" {
+		p.raw = string(norm)
+	}
+	return p, nil
+}
+
+func validate(o channel.Order) error {
+	bad := func(field, reason string) error {
+		return errs.E(errs.Invalid, "order %.64q: %s %s", o.PlatformOrderID, field, reason).WithField(field, reason)
+	}
+	if o.PlatformOrderID == "" || len(o.PlatformOrderID) > maxIDBytes || !utf8.ValidString(o.PlatformOrderID) {
+		return bad("platform_order_id", "must be 1–128 bytes of UTF-8")
+	}
+	if o.ModifiedAt.IsZero() || o.ModifiedAt.Year() < 2000 || o.ModifiedAt.Year() > 2200 {
+		return bad("modified_at", "must be a real time")
+	}
+	if o.CreatedAt.Year() > 2200 || (o.PaidAt != nil && (o.PaidAt.Year() < 2000 || o.PaidAt.Year() > 2200)) {
+		return bad("paid_at", "must be a real time")
+	}
+	switch o.Status {
+	case channel.OrderPendingPayment, channel.OrderPaid, channel.OrderPartShipped, channel.OrderShipped, channel.OrderCompleted, channel.OrderCancelled:
+	default:
+		return bad("status", "is not a known order status")
+	}
+	if len(o.Lines) == 0 || len(o.Lines) > MaxLines {
+		return bad("lines", fmt.Sprintf("must have 1–%d lines", MaxLines))
+	}
+	for i, l := range o.Lines {
+		if l.Quantity <= 0 || l.Quantity > MaxQuantity {
+			return bad(fmt.Sprintf("lines[%d].quantity", i), "must be 1–1000000")
+		}
+		for _, v := range []int64{l.Price, l.Discount, l.Paid} {
+			if v < 0 || v > MaxAmount {
+				return bad(fmt.Sprintf("lines[%d]", i), "has an amount out of range")
+			}
+		}
+		for _, v := range []string{l.PlatformLineID, l.PlatformItemID, l.PlatformSKUID, l.OuterSKUID} {
+			if len(v) > maxIDBytes || !utf8.ValidString(v) {
+				return bad(fmt.Sprintf("lines[%d]", i), "has an id over 128 bytes or not UTF-8")
+			}
+		}
+	}
+	for _, v := range []int64{o.GoodsAmount, o.DiscountAmount, o.ShippingAmount, o.PaidAmount, o.PlatformSubsidy} {
+		if v < 0 || v > MaxAmount {
+			return bad("amounts", "out of range")
+		}
+	}
+	for _, v := range []string{o.BuyerNote, o.SellerNote, o.Receiver.Detail, o.Receiver.Name, o.BuyerNick, o.BuyerID, o.Receiver.Phone, o.Receiver.Province, o.Receiver.City, o.Receiver.District, o.Receiver.Town, o.PlatformStatus} {
+		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxTextRunes {
+			return bad("text", "is not UTF-8 or too long")
+		}
+	}
+	return nil
+}
+
+type existingRow struct {
+	id       string
+	modified time.Time
+	hash     string
+	phoneKey string
+	paidAt   *time.Time
+}
+
+func placeholders(start, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "$%d", start+i)
+	}
+	return b.String()
+}
+
+// bulkPlaceholders is placeholders for statements with many parameters.
+// SQLite resolves a named parameter ($N) by a linear scan of the names seen
+// so far, which makes a statement with thousands of them quadratic to
+// prepare; anonymous ? parameters (same order) avoid that. PostgreSQL keeps $N.
+func bulkPlaceholders(e store.Engine, start, n int) string {
+	if e != store.SQLite {
+		return placeholders(start, n)
+	}
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID string, pids []string, byPID map[string][]prepared, results []IngestResult) error {
+	now := s.now()
+	b := &batch{now: now, rs: rs, phoneCounts: map[string]int{}, mergeable: map[string]*Order{}}
+
+	existing := map[string]existingRow{}
+	for start := 0; start < len(pids); start += chunkRows {
+		chunk := pids[start:min(start+chunkRows, len(pids))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, shopID)
+		for _, p := range chunk {
+			args = append(args, p)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`)`, args...)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "load orders")
+		}
+		for rows.Next() {
+			var e existingRow
+			var pid string
+			if err := rows.Scan(&e.id, &pid, &e.modified, &e.hash, &e.phoneKey, &e.paidAt); err != nil {
+				rows.Close()
+				return errs.Wrap(err, errs.Internal, "load orders")
+			}
+			existing[pid] = e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Wrap(err, errs.Internal, "load orders")
+		}
+	}
+
+	// Risk counts: paid orders per receiver phone within the window,
+	// without the orders of this batch (they are counted as they are audited).
+	cutoff := now.Add(-s.opts.RiskWindow)
+	phoneSet := map[string]bool{}
+	for _, pid := range pids {
+		ps := byPID[pid]
+		if k := phoneKey(ps[len(ps)-1].in.Receiver.Phone); k != "" {
+			phoneSet[k] = true
+		}
+	}
+	if err := s.loadPhoneCounts(ctx, tx, phoneSet, cutoff, b.phoneCounts); err != nil {
+		return err
+	}
+	for _, e := range existing {
+		if e.phoneKey != "" && e.paidAt != nil && !e.paidAt.Before(cutoff) && b.phoneCounts[e.phoneKey] > 0 {
+			b.phoneCounts[e.phoneKey]--
+		}
+	}
+
+	var (
+		writes   []*Order
+		versions []versionRow
+		fresh    = map[string]bool{}
+	)
+	for _, pid := range pids {
+		ps := byPID[pid]
+		// Newest platform modification wins; a tie is broken by the payload
+		// hash so that every delivery order converges on the same version.
+		sort.SliceStable(ps, func(i, j int) bool { return newer(ps[j].in.ModifiedAt, ps[j].hash, ps[i].in.ModifiedAt, ps[i].hash) })
+		best := ps[len(ps)-1]
+		ex, found := existing[pid]
+		orderID := ex.id
+		if !found {
+			orderID = newID()
+		}
+		apply := !found || newer(best.in.ModifiedAt, best.hash, ex.modified, ex.hash)
+		seen := map[string]bool{}
+		if found {
+			seen[ex.hash] = true
+		}
+		for _, p := range ps {
+			results[p.idx].OrderID = orderID
+			switch {
+			case apply && p.idx == best.idx && found:
+				results[p.idx].Outcome = Updated
+			case apply && p.idx == best.idx:
+				results[p.idx].Outcome = Created
+			case (apply && p.hash == best.hash) || (found && p.hash == ex.hash):
+				results[p.idx].Outcome = Duplicate
+			default:
+				results[p.idx].Outcome = Stale
+			}
+			if !seen[p.hash] {
+				seen[p.hash] = true
+				versions = append(versions, versionRow{orderID: orderID, hash: p.hash, modified: store.UTC(p.in.ModifiedAt), status: p.in.PlatformStatus, applied: apply && p.hash == best.hash, raw: p.raw})
+			}
+		}
+		if !apply {
+			continue
+		}
+		var o *Order
+		var err error
+		if found {
+			o, err = getOrder(ctx, tx, orderID)
+			if err != nil {
+				return err
+			}
+			if err := s.applyUpdate(ctx, tx, b, o, best); err != nil {
+				return err
+			}
+		} else {
+			o = newOrder(orderID, shopID, best, now)
+			fresh[orderID] = true
+			if err := s.applyNew(ctx, tx, b, o, best.in.Status); err != nil {
+				return err
+			}
+		}
+		writes = append(writes, o)
+	}
+	byID := make(map[string]*Order, len(writes))
+	for _, o := range writes {
+		byID[o.ID] = o
+	}
+	for i := range results {
+		if o := byID[results[i].OrderID]; o != nil {
+			results[i].Status, results[i].HoldReasons = o.Status, o.HoldReasons
+		}
+	}
+	if err := s.writeOrders(ctx, tx, writes, fresh); err != nil {
+		return err
+	}
+	if err := writeVersions(ctx, tx, versions, now); err != nil {
+		return err
+	}
+	return writeEvents(ctx, tx, b.events)
+}
+
+// newer reports whether version (t1, h1) supersedes (t2, h2).
+func newer(t1 time.Time, h1 string, t2 time.Time, h2 string) bool {
+	t1, t2 = store.UTC(t1), store.UTC(t2)
+	if !t1.Equal(t2) {
+		return t1.After(t2)
+	}
+	return h1 > h2
+}
+
+func (s *Service) loadPhoneCounts(ctx context.Context, tx store.Tx, set map[string]bool, cutoff time.Time, into map[string]int) error {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	for start := 0; start < len(keys); start += chunkRows {
+		chunk := keys[start:min(start+chunkRows, len(keys))]
+		args := []any{cutoff}
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		rows, err := tx.Query(ctx, `SELECT phone_key, COUNT(*) FROM orders WHERE paid_at >= `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND phone_key IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) GROUP BY phone_key`, args...)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "count orders per phone")
+		}
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return errs.Wrap(err, errs.Internal, "count orders per phone")
+			}
+			into[k] = int(n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Wrap(err, errs.Internal, "count orders per phone")
+		}
+	}
+	return nil
+}
+
+func newOrder(id, shopID string, p prepared, now time.Time) *Order {
+	o := &Order{ID: id, ShopID: shopID, CreatedAt: now, UpdatedAt: now}
+	fill(o, p)
+	for i, l := range p.in.Lines {
+		o.Lines = append(o.Lines, Line{
+			LineNo: i + 1, PlatformLineID: l.PlatformLineID, PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID,
+			OuterCode: l.OuterSKUID, Title: clip(l.Title, 200), SpecName: clip(l.SpecName, 200), Quantity: l.Quantity,
+			Price: l.Price, Discount: l.Discount, Paid: l.Paid, RefundStatus: clip(l.RefundStatus, 64), Part: 1,
+		})
+	}
+	return o
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// fill copies the platform's fields onto o.
+func fill(o *Order, p prepared) {
+	in := p.in
+	o.PlatformOrderID = in.PlatformOrderID
+	o.PlatformStatus = clip(in.PlatformStatus, 64)
+	o.ChannelStatus = string(in.Status)
+	o.PlatformModifiedAt = store.UTC(in.ModifiedAt)
+	o.BuyerID, o.BuyerNick = in.BuyerID, in.BuyerNick
+	o.Receiver = Receiver{Name: in.Receiver.Name, Phone: in.Receiver.Phone, Province: in.Receiver.Province, City: in.Receiver.City,
+		District: in.Receiver.District, Town: in.Receiver.Town, Detail: in.Receiver.Detail, Zip: clip(in.Receiver.Zip, 16)}
+	cur := in.Currency
+	if cur == "" {
+		cur = "CNY"
+	}
+	o.Amounts = Amounts{Currency: clip(cur, 8), Goods: in.GoodsAmount, Discount: in.DiscountAmount, Shipping: in.ShippingAmount, Paid: in.PaidAmount, PlatformSubsidy: in.PlatformSubsidy}
+	o.BuyerNote, o.SellerNote = in.BuyerNote, in.SellerNote
+	o.Presale = in.Presale
+	created := in.CreatedAt
+	if created.IsZero() {
+		created = in.ModifiedAt
+	}
+	o.PlatformCreatedAt = store.UTC(created)
+	if in.PaidAt != nil {
+		t := store.UTC(*in.PaidAt)
+		o.PaidAt = &t
+	}
+	o.payloadHash = p.hash
+	o.computeKeys()
+}
+
+func (s *Service) applyNew(ctx context.Context, tx store.Tx, b *batch, o *Order, st channel.OrderStatus) error {
+	o.Status = PendingPayment
+	b.event(o, "transition", "", PendingPayment, "platform", "created", "")
+	switch st {
+	case channel.OrderPendingPayment:
+		return nil
+	case channel.OrderCancelled:
+		return s.transition(ctx, tx, b, o, Cancelled, "platform", "cancelled on the platform")
+	case channel.OrderShipped, channel.OrderPartShipped, channel.OrderCompleted:
+		// First seen after it left: shipped outside OmniHub, nothing to audit.
+		o.Status = Shipped
+		b.event(o, "transition", PendingPayment, Shipped, "platform", "first seen "+string(st), "")
+		if st == channel.OrderCompleted {
+			return s.transition(ctx, tx, b, o, Completed, "platform", "completed on the platform")
+		}
+		return nil
+	}
+	if o.PaidAt == nil {
+		t := o.PlatformModifiedAt
+		o.PaidAt = &t
+	}
+	if err := s.transition(ctx, tx, b, o, Paid, "platform", "paid"); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, b, o, "system")
+}
+
+// applyUpdate applies a newer platform version to a stored order: platform
+// fields change, internal decisions (bindings, parts) are kept, and the
+// platform's status moves the internal one where that is legal.
+func (s *Service) applyUpdate(ctx context.Context, tx store.Tx, b *batch, o *Order, p prepared) error {
+	oldAddr, oldLines := o.addressKey, linesKey(o.Lines)
+	oldNotes := o.BuyerNote + "\x00" + o.SellerNote
+	fill(o, p)
+	o.UpdatedAt = b.now
+	// Lines: keep bindings of lines that are still there.
+	bound := map[string]Line{}
+	for _, l := range o.Lines {
+		bound[l.PlatformLineID+"\x00"+l.PlatformSKUID] = l
+	}
+	lines := make([]Line, 0, len(p.in.Lines))
+	for i, l := range p.in.Lines {
+		nl := Line{LineNo: i + 1, PlatformLineID: l.PlatformLineID, PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID,
+			OuterCode: l.OuterSKUID, Title: clip(l.Title, 200), SpecName: clip(l.SpecName, 200), Quantity: l.Quantity,
+			Price: l.Price, Discount: l.Discount, Paid: l.Paid, RefundStatus: clip(l.RefundStatus, 64), Part: 1}
+		if old, ok := bound[l.PlatformLineID+"\x00"+l.PlatformSKUID]; ok {
+			nl.SKUID, nl.Part = old.SKUID, old.Part
+		}
+		lines = append(lines, nl)
+	}
+	o.Lines = lines
+	changed := o.addressKey != oldAddr || linesKey(o.Lines) != oldLines || o.BuyerNote+"\x00"+o.SellerNote != oldNotes
+	st := channel.OrderStatus(o.ChannelStatus)
+	switch {
+	case st == channel.OrderCancelled:
+		if CanTransition(o.Status, Cancelled) {
+			return s.transition(ctx, tx, b, o, Cancelled, "platform", "cancelled on the platform")
+		}
+	case st == channel.OrderPaid && o.Status == PendingPayment:
+		if o.PaidAt == nil {
+			t := o.PlatformModifiedAt
+			o.PaidAt = &t
+		}
+		if err := s.transition(ctx, tx, b, o, Paid, "platform", "paid"); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, b, o, "system")
+	case st == channel.OrderPaid && inQueue(o.Status) && changed:
+		// The buyer or the platform changed what the audit objected to.
+		return s.audit(ctx, tx, b, o, "system")
+	case st == channel.OrderShipped || st == channel.OrderPartShipped || st == channel.OrderCompleted:
+		if holdsStock(o.Status) {
+			if err := s.transition(ctx, tx, b, o, Shipped, "platform", "shipped on the platform"); err != nil {
+				return err
+			}
+		}
+		if st == channel.OrderCompleted && (o.Status == Shipped || o.Status == Delivered) {
+			return s.transition(ctx, tx, b, o, Completed, "platform", "completed on the platform")
+		}
+	}
+	if changed {
+		b.event(o, "version", "", "", "platform", "platform changed the order", "")
+	}
+	return nil
+}
+
+func linesKey(ls []Line) string {
+	var b strings.Builder
+	for _, l := range ls {
+		fmt.Fprintf(&b, "%s|%s|%d|%d;", l.PlatformLineID, l.PlatformSKUID, l.Quantity, l.Paid)
+	}
+	return b.String()
+}
