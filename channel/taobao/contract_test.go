@@ -612,7 +612,7 @@ func TestContractRefunds(t *testing.T) {
 
 	// Refund only, before shipment: agree → SUCCESS, trade closed.
 	tid1, t1 := paidTrade(t, e, 1)
-	r1, err := e.sim.RequestRefund(tid1, t1.Lines[0].Oid, taobaosim.RefundSpec{Reason: "拍错/多拍/不喜欢"})
+	r1, err := e.sim.RequestRefund(tid1, t1.Lines[0].Oid, taobaosim.RefundSpec{Reason: "拍错/多拍/不喜欢", Desc: "颜色拍错了"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +647,7 @@ func TestContractRefunds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g1.Status != channel.RefundRequested || g1.Kind != channel.RefundOnly || g1.Amount != t1.Payment || g1.GoodsShipped || g1.Reason != "拍错/多拍/不喜欢" || g1.PlatformOrderID != strconv.FormatInt(tid1, 10) {
+	if g1.Status != channel.RefundRequested || g1.Kind != channel.RefundOnly || g1.Amount != t1.Payment || g1.GoodsShipped || g1.Reason != "拍错/多拍/不喜欢" || g1.Description != "颜色拍错了" || g1.Quantity != 1 || g1.PlatformLineID != strconv.FormatInt(t1.Lines[0].Oid, 10) || g1.PlatformOrderID != strconv.FormatInt(tid1, 10) {
 		t.Fatalf("refund 1 %+v", g1)
 	}
 	if err := e.conn.AnswerRefund(ctx, e.sess, channel.RefundDecision{PlatformRefundID: id1, Action: channel.RefundAgree}); err != nil {

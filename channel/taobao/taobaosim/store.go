@@ -748,7 +748,7 @@ func (s *Sim) refundJSON(r *refund) map[string]any {
 	m := map[string]any{
 		"refund_id": r.RefundID, "tid": r.Tid, "oid": r.Oid, "status": r.Status, "good_status": r.GoodStatus,
 		"has_good_return": r.HasGoodReturn, "refund_fee": money(r.RefundFee), "total_fee": money(r.TotalFee),
-		"payment": money(r.TotalFee - r.RefundFee), "reason": r.Reason, // payment: what the seller keeps "desc": r.Desc, "num": r.Num,
+		"payment": money(r.TotalFee - r.RefundFee), "reason": r.Reason, "desc": r.Desc, "num": r.Num,
 		"created": fmtTime(r.Created), "modified": fmtTime(r.Modified), "order_status": r.OrderStatus,
 		"refund_phase": r.Phase, "refund_version": r.Version, "seller_nick": s.opts.SellerNick,
 	}
