@@ -780,3 +780,39 @@ func TestFlashSalePushesReachTheWebhook(t *testing.T) {
 		t.Fatalf("refund messages %d, requested %d", refunds, res.RefundRequested)
 	}
 }
+
+func TestUploadPartialShipments(t *testing.T) {
+	f := newFixture(t, douyinsim.Options{}, "")
+	ctx := context.Background()
+	pr := f.sim.AddProduct(douyinsim.Product{Title: "套装", SKUs: []douyinsim.SKU{{Code: "A", Price: 100, Stock: 9}, {Code: "B", Price: 200, Stock: 9}}})
+	id, err := f.sim.CreateOrder(douyinsim.NewOrder{Pay: true, Lines: []douyinsim.NewLine{{SkuID: pr.SKUs[0].SkuID, Qty: 2}, {SkuID: pr.SKUs[1].SkuID, Qty: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oid := strconv.FormatInt(id, 10)
+	o, _ := f.conn.GetOrder(ctx, f.sess, oid)
+	first := channel.Shipment{PlatformOrderID: oid, PlatformLineIDs: []string{o.Lines[0].PlatformLineID}, CarrierCode: "YTO", TrackingNo: "YT1"}
+	if err := f.conn.UploadShipment(ctx, f.sess, first); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ = f.conn.GetOrder(ctx, f.sess, oid); o.Status != channel.OrderPartShipped || o.PlatformStatus != "101" {
+		t.Fatalf("after the first parcel: %s/%s", o.Status, o.PlatformStatus)
+	}
+	if err := f.conn.UploadShipment(ctx, f.sess, first); err != nil {
+		t.Fatalf("repeating a parcel must be harmless: %v", err)
+	}
+	if v, _ := f.sim.Order(id); v.Lines[0].Shipped != 2 || v.Lines[1].Shipped != 0 {
+		t.Fatalf("shipped %+v", v.Lines)
+	}
+	second := channel.Shipment{PlatformOrderID: oid, PlatformLineIDs: []string{o.Lines[1].PlatformLineID}, CarrierCode: "YTO", TrackingNo: "YT2"}
+	if err := f.conn.UploadShipment(ctx, f.sess, second); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = f.conn.GetOrder(ctx, f.sess, oid)
+	if o.Status != channel.OrderShipped {
+		t.Fatalf("after both parcels: %s", o.Status)
+	}
+	if err := f.conn.UploadShipment(ctx, f.sess, channel.Shipment{PlatformOrderID: oid, PlatformLineIDs: []string{"42"}, CarrierCode: "YTO", TrackingNo: "YT3"}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("unknown sub-order: %v", err)
+	}
+}

@@ -2,7 +2,10 @@ package douyin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -71,23 +74,27 @@ func CarrierCode(omni string) string {
 	return strings.ToLower(omni)
 }
 
-// UploadShipment implements channel.ShipmentUploader with order.logisticsAdd
-// (whole order). When the platform refuses because the order is already
-// shipped, the order's logistics are read back: the same tracking number
-// means an earlier upload got through, which is success.
+// UploadShipment implements channel.ShipmentUploader: order.logisticsAdd
+// for a whole order, order.logisticsAddSinglePack for chosen sub-orders
+// (each shipped in full; its request_id is derived from the shipment so a
+// retry is idempotent on the platform). When the platform refuses (e.g.
+// already shipped), the order's logistics are read back: the same tracking
+// number means an earlier upload got through, which is success.
 func (c *Connector) UploadShipment(ctx context.Context, s channel.Session, sh channel.Shipment) error {
-	if len(sh.PlatformLineIDs) > 0 {
-		return errs.E(errs.Invalid, "douyin: partial shipments (order.logisticsAddSinglePack) are not supported yet")
-	}
 	if sh.PlatformOrderID == "" || sh.TrackingNo == "" || sh.CarrierCode == "" {
 		return errs.E(errs.Invalid, "douyin: shipment needs order id, carrier and tracking number")
 	}
-	params := map[string]any{
-		"order_id":       sh.PlatformOrderID,
-		"company_code":   CarrierCode(sh.CarrierCode),
-		"logistics_code": sh.TrackingNo,
+	var err error
+	if len(sh.PlatformLineIDs) > 0 {
+		err = c.uploadPartial(ctx, s, sh)
+	} else {
+		params := map[string]any{
+			"order_id":       sh.PlatformOrderID,
+			"company_code":   CarrierCode(sh.CarrierCode),
+			"logistics_code": sh.TrackingNo,
+		}
+		err = c.call(ctx, s.Credentials, "order.logisticsAdd", params, true, nil)
 	}
-	err := c.call(ctx, s.Credentials, "order.logisticsAdd", params, true, nil)
 	var ae *channel.APIError
 	if err == nil || !errors.As(err, &ae) || ae.Class != channel.ClassPermanent {
 		return err
@@ -105,6 +112,36 @@ func (c *Connector) UploadShipment(ctx context.Context, s channel.Session, sh ch
 }
 
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+func (c *Connector) uploadPartial(ctx context.Context, s channel.Session, sh channel.Shipment) error {
+	_, so, err := c.orderDetail(ctx, s, sh.PlatformOrderID)
+	if err != nil {
+		return err
+	}
+	qty := map[string]int64{}
+	for _, l := range so.SkuOrderList {
+		qty[string(l.OrderID)] = l.ItemNum
+	}
+	lines := append([]string(nil), sh.PlatformLineIDs...)
+	sort.Strings(lines)
+	info := make([]map[string]any, 0, len(lines))
+	for _, id := range lines {
+		n, ok := qty[id]
+		if !ok {
+			return errs.E(errs.Invalid, "douyin: order %s has no sub-order %s", sh.PlatformOrderID, id)
+		}
+		info = append(info, map[string]any{"shipped_order_id": id, "shipped_num": n})
+	}
+	sum := sha256.Sum256([]byte(sh.PlatformOrderID + "|" + strings.Join(lines, ",") + "|" + sh.CarrierCode + "|" + sh.TrackingNo))
+	params := map[string]any{
+		"order_id_list":      []string{sh.PlatformOrderID},
+		"shipped_order_info": info,
+		"company_code":       CarrierCode(sh.CarrierCode),
+		"logistics_code":     sh.TrackingNo,
+		"request_id":         hex.EncodeToString(sum[:16]),
+	}
+	return c.call(ctx, s.Credentials, "order.logisticsAddSinglePack", params, true, nil)
+}
 
 // RefreshToken implements channel.TokenRefresher with token.refresh. The
 // platform issues a new refresh token with each access token.

@@ -15,6 +15,8 @@ func orderStatusDesc(st int) string {
 		return "待发货"
 	case StatusShipped:
 		return "已发货"
+	case StatusPartShipped:
+		return "部分发货"
 	case StatusCancelled:
 		return "已取消"
 	case StatusCompleted:
@@ -29,6 +31,12 @@ func (s *Sim) wireOrder(o *order) map[string]any {
 	var amount int64
 	for _, l := range o.lines {
 		st := o.status
+		if o.status == StatusPartShipped {
+			st = StatusToShip
+			if l.shipped >= l.qty {
+				st = StatusShipped
+			}
+		}
 		var asInfo map[string]any
 		if l.afterSale != 0 {
 			a := s.afterSales[l.afterSale]
@@ -48,9 +56,9 @@ func (s *Sim) wireOrder(o *order) map[string]any {
 		})
 		amount += l.price * l.qty
 	}
-	var logistics []any
-	if o.tracking != "" {
-		logistics = append(logistics, map[string]any{"tracking_no": o.tracking, "company": o.company, "ship_time": o.shipTime})
+	logistics := []any{}
+	for _, pk := range o.packs {
+		logistics = append(logistics, map[string]any{"tracking_no": pk.tracking, "company": pk.company, "ship_time": pk.at})
 	}
 	return map[string]any{
 		"order_id": strconv.FormatInt(o.id, 10), "order_level": 2,
@@ -156,7 +164,7 @@ func (s *Sim) orderDetail(m p) (any, error) {
 	defer s.mu.Unlock()
 	o, ok := s.orders[id]
 	if !ok {
-		return nil, errBiz("订单不存在")
+		return nil, &apiErr{code: 40004, msg: "非法的参数", sub: "isv.parameter-invalid:60033", sm: "未查询到此订单"}
 	}
 	return map[string]any{"shop_order_detail": s.wireOrder(o)}, nil
 }
@@ -258,42 +266,162 @@ var knownCompanies = map[string]string{
 	"yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "debangwuliu": "德邦快递", "jtexpress": "极兔速递", "huitongkuaidi": "百世快递",
 }
 
+func (s *Sim) logisticsArgs(m p) (company, no string, err error) {
+	company, no = m.str("company_code"), m.str("logistics_code")
+	if company == "" {
+		return "", "", &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter:60011", sm: "物流公司Code不能为空"}
+	}
+	if no == "" {
+		return "", "", &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "logistics_code不能为空"}
+	}
+	if _, ok := knownCompanies[company]; !ok {
+		return "", "", &apiErr{code: 40004, msg: "非法的参数", sub: "isv.parameter-invalid:60018", sm: "暂不支持该物流公司或物流商已失效"}
+	}
+	return company, no, nil
+}
+
+// shippable checks an order can take a parcel (codes as the platform's).
+func (s *Sim) shippable(o *order, rejectRefund bool) error {
+	switch o.status {
+	case StatusToShip, StatusPartShipped:
+	case StatusShipped:
+		return &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60110", sm: "订单已发货，不允许再次执行发货"}
+	case StatusCompleted:
+		return &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60113", sm: "订单已完结，禁止发货"}
+	case StatusCancelled:
+		return &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60021", sm: "订单已取消，不支持发货"}
+	default:
+		return &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:70023", sm: "没有能发货的订单，请修改后重试"}
+	}
+	for _, l := range o.lines {
+		if l.afterSale != 0 && s.afterSales[l.afterSale].status == ASWaitSeller && !rejectRefund {
+			return &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60040", sm: "发货订单中有退款申请需要处理，请先处理"}
+		}
+	}
+	return nil
+}
+
+func (s *Sim) shipLocked(o *order, company, no string, packID string) {
+	now := s.now().Unix()
+	o.packs = append(o.packs, pack{id: packID, tracking: no, company: company, at: now})
+	o.tracking, o.company, o.shipTime = no, company, now
+	o.status = StatusShipped
+	for _, l := range o.lines {
+		if l.shipped < l.qty {
+			o.status = StatusPartShipped
+		}
+	}
+	s.touch(o)
+	// The simulator reports partial parcels with tag 102 as well (the
+	// order_status in the data says 101).
+	s.pushOrderLocked(o, "102")
+}
+
 func (s *Sim) logisticsAdd(m p) (any, error) {
 	id, err := strconv.ParseInt(m.str("order_id"), 10, 64)
 	if err != nil {
-		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "order_id不合法"}
+		return nil, &apiErr{code: 40004, msg: "非法的参数", sub: "isv.parameter-invalid:50001", sm: "订单号为空或格式错误"}
 	}
-	company, no := m.str("company_code"), m.str("logistics_code")
-	if company == "" || no == "" {
-		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "company_code和logistics_code必填"}
-	}
-	if _, ok := knownCompanies[company]; !ok {
-		return nil, errBizParam("物流公司code不存在")
+	company, no, err := s.logisticsArgs(m)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.orders[id]
 	if !ok {
-		return nil, errBiz("订单不存在")
+		return nil, &apiErr{code: 40004, msg: "非法的参数", sub: "isv.parameter-invalid:60033", sm: "未查询到此订单"}
 	}
-	switch o.status {
-	case StatusToShip:
-	case StatusShipped, StatusCompleted:
-		return nil, errBiz("订单已发货，不能重复发货")
-	case StatusCancelled:
-		return nil, errBiz("订单已取消，不能发货")
-	default:
-		return nil, errBiz("订单未支付，不能发货")
+	if err := s.shippable(o, m.bool("is_refund_reject") || m.bool("is_reject_refund")); err != nil {
+		return nil, err
 	}
 	for _, l := range o.lines {
-		if l.afterSale != 0 && s.afterSales[l.afterSale].status == ASWaitSeller && !m.bool("is_refund_reject") && !m.bool("is_reject_refund") {
-			return nil, errBiz("订单存在待处理的退款申请，请先处理")
-		}
+		l.shipped = l.qty
 	}
-	o.status, o.tracking, o.company, o.shipTime = StatusShipped, no, company, s.now().Unix()
-	s.touch(o)
-	s.pushOrderLocked(o, "102")
+	s.shipLocked(o, company, no, "")
 	return map[string]any{}, nil
+}
+
+// logisticsAddSinglePack ships chosen sub-orders (and quantities) of one or
+// more orders in one parcel. request_id makes it idempotent.
+func (s *Sim) logisticsAddSinglePack(m p) (any, error) {
+	company, no, err := s.logisticsArgs(m)
+	if err != nil {
+		return nil, err
+	}
+	reqID := m.str("request_id")
+	if reqID == "" {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "request_id不能为空"}
+	}
+	ids, _ := m["order_id_list"].([]any)
+	infos, _ := m["shipped_order_info"].([]any)
+	if len(ids) == 0 || len(infos) == 0 {
+		return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "order_id_list和shipped_order_info必填"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pk, ok := s.packReqs[reqID]; ok {
+		return map[string]any{"pack_id": pk}, nil
+	}
+	orders := map[int64]*order{}
+	for _, v := range ids {
+		id, err := strconv.ParseInt(p{"v": v}.str("v"), 10, 64)
+		o, ok := s.orders[id]
+		if err != nil || !ok {
+			return nil, &apiErr{code: 40004, msg: "非法的参数", sub: "isv.parameter-invalid:60033", sm: "未查询到此订单"}
+		}
+		if err := s.shippable(o, m.bool("is_refund_reject") || m.bool("is_reject_refund")); err != nil {
+			return nil, err
+		}
+		orders[id] = o
+	}
+	type ship struct {
+		l   *line
+		qty int64
+	}
+	var plan []ship
+	for _, v := range infos {
+		ip := p(asMap(v))
+		lid, err := strconv.ParseInt(ip.str("shipped_order_id"), 10, 64)
+		if err != nil {
+			return nil, &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60016", sm: "商品单单号为空或者格式错误"}
+		}
+		n, err := ip.int("shipped_num")
+		if err != nil || n <= 0 {
+			return nil, errBizParam("shipped_num必须为正整数")
+		}
+		o, ok := orders[(lid-6920000000000000000)/10*10+6920000000000000000]
+		var l *line
+		if ok {
+			for _, x := range o.lines {
+				if x.id == lid {
+					l = x
+				}
+			}
+		}
+		if l == nil {
+			return nil, &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:60016", sm: "商品单不属于所传订单"}
+		}
+		if l.shipped+n > l.qty {
+			return nil, &apiErr{code: 50002, msg: "业务处理失败", sub: "isv.business-failed:70023", sm: "发货数量超过待发货数量"}
+		}
+		plan = append(plan, ship{l, n})
+	}
+	s.packSeq++
+	packID := strconv.FormatInt(8100000000000000000+s.packSeq, 10)
+	for _, sh := range plan {
+		sh.l.shipped += sh.qty
+	}
+	for _, o := range orders {
+		s.shipLocked(o, company, no, packID)
+	}
+	s.packReqs[reqID] = packID
+	return map[string]any{"pack_id": packID}, nil
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 func (s *Sim) wireAfterSale(a *afterSale) (map[string]any, map[string]any) {

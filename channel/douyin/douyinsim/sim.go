@@ -99,6 +99,8 @@ type Sim struct {
 	afterSales map[int64]*afterSale
 	asSeq      int64
 	idem       map[string]bool
+	packReqs   map[string]string // request_id → pack_id of order.logisticsAddSinglePack
+	packSeq    int64
 	calls      map[string]int
 
 	pq pushQueue
@@ -141,7 +143,7 @@ func New(o Options) *Sim {
 		rnd:    rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		tokens: map[string]time.Time{}, refresh: map[string]bool{},
 		skus: map[int64]*sku{}, orders: map[int64]*order{}, afterSales: map[int64]*afterSale{},
-		idem: map[string]bool{}, calls: map[string]int{},
+		idem: map[string]bool{}, calls: map[string]int{}, packReqs: map[string]string{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -460,17 +462,18 @@ var handlers map[string]handler
 
 func init() {
 	handlers = map[string]handler{
-		"token.create":       (*Sim).tokenCreate,
-		"token.refresh":      (*Sim).tokenRefresh,
-		"order.searchList":   (*Sim).orderSearchList,
-		"order.orderDetail":  (*Sim).orderDetail,
-		"sku.syncStock":      (*Sim).skuSyncStock,
-		"order.logisticsAdd": (*Sim).logisticsAdd,
-		"afterSale.List":     (*Sim).afterSaleList,
-		"afterSale.Detail":   (*Sim).afterSaleDetail,
-		"afterSale.operate":  (*Sim).afterSaleOperate,
-		"product.listV2":     (*Sim).productList,
-		"sku.list":           (*Sim).skuList,
+		"token.create":                 (*Sim).tokenCreate,
+		"token.refresh":                (*Sim).tokenRefresh,
+		"order.searchList":             (*Sim).orderSearchList,
+		"order.orderDetail":            (*Sim).orderDetail,
+		"sku.syncStock":                (*Sim).skuSyncStock,
+		"order.logisticsAdd":           (*Sim).logisticsAdd,
+		"order.logisticsAddSinglePack": (*Sim).logisticsAddSinglePack,
+		"afterSale.List":               (*Sim).afterSaleList,
+		"afterSale.Detail":             (*Sim).afterSaleDetail,
+		"afterSale.operate":            (*Sim).afterSaleOperate,
+		"product.listV2":               (*Sim).productList,
+		"sku.list":                     (*Sim).skuList,
 	}
 }
 

@@ -71,7 +71,7 @@ func TestGatewayChecks(t *testing.T) {
 		{"window too long", "order.searchList", strings.Replace(win, strconv.FormatInt(clk.Unix()-3600, 10), strconv.FormatInt(clk.Unix()-25*3600, 10), 1), nil, "40004/isv.business-failed"},
 		{"bad json", "order.searchList", `{"page":`, nil, "40003/isv.parameter-format-invalid"},
 		{"unknown api", "order.nothing", `{}`, nil, "70000/isp.api-service-off"},
-		{"unknown order", "order.orderDetail", `{"shop_order_id":"1"}`, nil, "50002/isv.business-failed"},
+		{"unknown order", "order.orderDetail", `{"shop_order_id":"1"}`, nil, "40004/isv.parameter-invalid:60033"},
 		{"after-sale update search without order_by", "afterSale.List", `{"page":0,"size":10,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "40004/isv.business-failed"},
 		{"after-sale deep page", "afterSale.List", `{"order_by":["update_time asc"],"page":500,"size":100,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "40004/isv.business-failed"},
 		{"after-sale ok", "afterSale.List", `{"order_by":["update_time asc"],"page":0,"size":100,"update_end_time":` + strconv.FormatInt(clk.Unix(), 10) + `,"update_start_time":` + strconv.FormatInt(clk.Unix()-60, 10) + `}`, nil, "10000/"},
@@ -102,7 +102,7 @@ func TestParamJSONInQueryAndDateTimestamp(t *testing.T) {
 	defer resp.Body.Close()
 	var env map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&env)
-	if got := code(env); got != "50002/isv.business-failed" { // signature and token passed; the order does not exist
+	if got := code(env); got != "40004/isv.parameter-invalid:60033" { // signature and token passed; the order does not exist
 		t.Fatalf("got %s", got)
 	}
 }

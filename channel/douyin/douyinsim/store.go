@@ -10,11 +10,12 @@ import (
 
 // Order statuses (order_status) the simulator uses.
 const (
-	StatusPending   = 1 // 待支付
-	StatusToShip    = 2 // 备货中 (paid)
-	StatusShipped   = 3
-	StatusCancelled = 4
-	StatusCompleted = 5
+	StatusPending     = 1 // 待支付
+	StatusToShip      = 2 // 备货中 (paid)
+	StatusShipped     = 3
+	StatusPartShipped = 101
+	StatusCancelled   = 4
+	StatusCompleted   = 5
 )
 
 // After-sale statuses and types.
@@ -66,6 +67,12 @@ type line struct {
 	price     int64
 	pay       int64
 	afterSale int64 // open or finished after-sale id (0 none)
+	shipped   int64 // units shipped so far
+}
+
+type pack struct {
+	id, tracking, company string
+	at                    int64
 }
 
 type order struct {
@@ -78,8 +85,9 @@ type order struct {
 	buyerWords, sellerWords string
 	openID                  string
 	post, promo, platPromo  int64
-	tracking, company       string
+	tracking, company       string // the latest parcel
 	shipTime                int64
+	packs                   []pack
 	restocked               bool
 }
 
@@ -382,7 +390,7 @@ type OrderView struct {
 
 // LineView is a snapshot of an order line.
 type LineView struct {
-	ID, SkuID, Qty, Pay int64
+	ID, SkuID, Qty, Pay, Shipped int64
 }
 
 // Order returns a snapshot of an order.
@@ -395,7 +403,7 @@ func (s *Sim) Order(id int64) (OrderView, bool) {
 	}
 	v := OrderView{ID: o.id, UpdateTime: o.update, Status: o.status, TrackingNo: o.tracking, Company: o.company}
 	for _, l := range o.lines {
-		v.Lines = append(v.Lines, LineView{ID: l.id, SkuID: l.sku.SkuID, Qty: l.qty, Pay: l.pay})
+		v.Lines = append(v.Lines, LineView{ID: l.id, SkuID: l.sku.SkuID, Qty: l.qty, Pay: l.pay, Shipped: l.shipped})
 	}
 	return v, true
 }
