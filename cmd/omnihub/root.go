@@ -49,6 +49,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.benchCmd(),
 		c.simCmd(),
 		c.userCmd(), c.tokenCmd(),
+		c.aftersalesCmd(),
 	)
 	return root
 }

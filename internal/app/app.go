@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"omnihub/aftersales"
 	"omnihub/api"
 	"omnihub/auth"
 	"omnihub/config"
@@ -33,12 +34,13 @@ var Version = "dev"
 
 // App is a configured OmniHub process.
 type App struct {
-	Config   config.Config
-	Log      *slog.Logger
-	DB       store.DB
-	Registry *prometheus.Registry
-	API      *api.Server
-	Auth     *auth.Service
+	Config     config.Config
+	Log        *slog.Logger
+	DB         store.DB
+	Registry   *prometheus.Registry
+	API        *api.Server
+	Auth       *auth.Service
+	Aftersales *aftersales.Service
 }
 
 // Options tune what New builds.
@@ -107,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Logger: logger, Registry: reg, DB: db, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
 	})
 	a.wireAuth()
+	a.wireAftersales(AftersalesDeps{}) // the lead fills Stock, Orders, Responder as those modules are wired
 	return a, nil
 }
 
