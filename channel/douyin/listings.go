@@ -56,7 +56,7 @@ func (c *Connector) ListListings(ctx context.Context, s channel.Session, cursor 
 			continue // deleted
 		}
 		var skus []skuItem
-		if err := c.call(ctx, s.Credentials, "sku.list", map[string]any{"product_id": string(p.ProductID)}, true, &skus); err != nil {
+		if err := c.call(ctx, s.Credentials, "sku.list", map[string]any{"product_id": number(string(p.ProductID))}, true, &skus); err != nil {
 			return channel.ListingPage{}, err
 		}
 		for _, k := range skus {

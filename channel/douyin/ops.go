@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -36,8 +37,8 @@ func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []
 			continue
 		}
 		params := map[string]any{
-			"product_id":    u.PlatformItemID,
-			"sku_id":        u.PlatformSKUID,
+			"product_id":    number(u.PlatformItemID),
+			"sku_id":        number(u.PlatformSKUID),
 			"stock_num":     u.Quantity,
 			"incremental":   false,
 			"idempotent_id": u.PlatformSKUID + "-" + strconv.FormatInt(u.Quantity, 10) + "-" + strconv.FormatInt(c.now().UnixMilli(), 10),
@@ -109,6 +110,20 @@ func (c *Connector) UploadShipment(ctx context.Context, s channel.Session, sh ch
 		}
 	}
 	return err
+}
+
+// number sends a numeric platform id as a JSON number (the API declares
+// int64), exactly as written; anything else stays a string.
+func number(id string) any {
+	if id == "" {
+		return id
+	}
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return id
+		}
+	}
+	return json.Number(id)
 }
 
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }

@@ -82,3 +82,13 @@ func TestParamJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestNumericIDsStayExact(t *testing.T) {
+	got, err := ParamJSON(map[string]any{"sku_id": number("1700000000000000123"), "product_id": number("36000000000000001"), "code": number("A-1"), "empty": number("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"code":"A-1","empty":"","product_id":36000000000000001,"sku_id":1700000000000000123}`; got != want {
+		t.Fatalf("got %s", got)
+	}
+}
