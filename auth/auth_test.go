@@ -407,6 +407,24 @@ func TestMiddlewareAndHostileInput(t *testing.T) {
 	expect("cookie with csrf", do(h, call{method: "POST", path: "/probe/orders", body: probe, cookie: cookie, header: map[string]string{CSRFHeader: me.CSRFToken}}), 200, `"actor":"olga"`)
 	expect("logout", do(h, call{method: "POST", path: "/api/v1/auth/logout", cookie: cookie, header: map[string]string{CSRFHeader: me.CSRFToken}}), 204, "")
 	expect("after logout", do(h, call{method: "GET", path: "/api/v1/auth/me", cookie: cookie}), 401, "log in again")
+	// Expired session: nothing is served, nothing changes.
+	rec = do(h, call{method: "POST", path: "/api/v1/auth/login", body: `{"name":"olga","password":"` + opPW + `"}`})
+	cookie = rec.Result().Cookies()[0]
+	json.Unmarshal(rec.Body.Bytes(), &me)
+	c.t = c.t.Add(12*time.Hour + time.Second)
+	n := auditCount(t, db)
+	expect("expired session", do(h, call{method: "POST", path: "/probe/orders", body: probe, cookie: cookie, header: map[string]string{CSRFHeader: me.CSRFToken}}), 401, "expired")
+	if auditCount(t, db) != n {
+		t.Fatal("a request with an expired session changed the audit log")
+	}
+	// Over TLS the cookie is Secure.
+	req := httptest.NewRequest("POST", "https://omnihub.example/api/v1/auth/login", strings.NewReader(`{"name":"olga","password":"`+opPW+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	tlsRec := httptest.NewRecorder()
+	h.ServeHTTP(tlsRec, req)
+	if cs := tlsRec.Result().Cookies(); tlsRec.Code != 200 || len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("login over TLS = %d, cookies %+v", tlsRec.Code, cs)
+	}
 	expect("forged cookie", do(h, call{method: "GET", path: "/api/v1/auth/me", cookie: &http.Cookie{Name: SessionCookie, Value: "../../etc/passwd"}}), 401, "invalid credentials")
 }
 
