@@ -114,40 +114,19 @@ type ledgerRow struct {
 	res Buckets
 }
 
-const ledgerCols = 15
-
-// insertLedger appends rows with multi-row INSERTs (one statement per chunk).
-func insertLedger(ctx context.Context, tx store.Tx, at time.Time, rows []ledgerRow) error {
-	const chunk = 500
-	for len(rows) > 0 {
-		n := min(len(rows), chunk)
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO inv_ledger (at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line,
-			d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective) VALUES `)
-		args := make([]any, 0, n*ledgerCols)
-		for i, r := range rows[:n] {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			placeholders(&sb, len(args), ledgerCols)
-			args = append(args, at, r.m.WarehouseID, r.m.SKUID, r.m.Reason, r.m.Doc.Type, r.m.Doc.ID, int64(r.m.Doc.Line),
-				r.m.Delta.OnHand, r.m.Delta.Reserved, r.m.Delta.InTransit, r.m.Delta.Defective,
-				r.res.OnHand, r.res.Reserved, r.res.InTransit, r.res.Defective)
-		}
-		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
-			return errs.Wrap(err, errs.Internal, "append ledger")
-		}
-		rows = rows[n:]
-	}
-	return nil
-}
-
-// placeholders writes "($k+1, …, $k+n)".
-func placeholders(sb *strings.Builder, k, n int) {
+// placeholders writes "($k+1, …, $k+n)". On SQLite it writes anonymous "?"
+// parameters instead: SQLite treats $N as a named parameter and resolves
+// names by a linear search, which makes a statement with thousands of them
+// cost quadratic time to prepare; "?" binds the same arguments by position.
+func placeholders(sb *strings.Builder, e store.Engine, k, n int) {
 	sb.WriteByte('(')
 	for j := 1; j <= n; j++ {
 		if j > 1 {
 			sb.WriteByte(',')
+		}
+		if e == store.SQLite {
+			sb.WriteByte('?')
+			continue
 		}
 		sb.WriteByte('$')
 		sb.WriteString(itoa(k + j))

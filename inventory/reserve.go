@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"strings"
 
 	"omnihub/errs"
 	"omnihub/store"
@@ -290,50 +289,6 @@ func mergeComponents(cs []Component) []Component {
 		out = append(out, c)
 	}
 	return out
-}
-
-const resCols = 12
-
-// insertReservations claims the items' keys; it returns the keys it inserted.
-func (s *Service) insertReservations(ctx context.Context, tx store.Tx, its []*item) (map[resKey]bool, error) {
-	inserted := make(map[resKey]bool, len(its))
-	now := s.now()
-	const chunk = 400
-	for len(its) > 0 {
-		n := min(len(its), chunk)
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at) VALUES `)
-		args := make([]any, 0, n*resCols)
-		for i, it := range its[:n] {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			placeholders(&sb, len(args), resCols)
-			args = append(args, it.key.docID, it.key.docType, int64(it.key.line), it.key.sku, it.bal.wh, it.lineSKU, it.perUnit, it.qty, it.qty, StatusOpen, now, now)
-		}
-		sb.WriteString(` ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`)
-		rows, err := tx.Query(ctx, sb.String(), args...)
-		if err != nil {
-			return nil, errs.Wrap(err, errs.Internal, "insert reservations")
-		}
-		for rows.Next() {
-			var k resKey
-			var line int64
-			if err := rows.Scan(&k.docID, &k.docType, &line, &k.sku); err != nil {
-				rows.Close()
-				return nil, errs.Wrap(err, errs.Internal, "scan reservation key")
-			}
-			k.line = int(line)
-			inserted[k] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, errs.Wrap(err, errs.Internal, "insert reservations")
-		}
-		its = its[n:]
-	}
-	return inserted, nil
 }
 
 // checkRepeats makes a repeated document line answer like the first time it

@@ -71,7 +71,6 @@ CREATE TABLE inv_reservations (
     updated_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (doc_id, doc_type, doc_line, sku_id)
 );
-CREATE INDEX inv_reservations_open ON inv_reservations (warehouse_id, sku_id) WHERE open_qty > 0;
 
 CREATE TABLE inv_transfers (
     id                TEXT PRIMARY KEY,

@@ -1,0 +1,56 @@
+package inventory_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"omnihub/inventory"
+	"omnihub/jobs"
+	"omnihub/store"
+	"omnihub/store/storetest"
+)
+
+// BenchmarkReserveHotSKU measures durable reservations of one SKU through
+// the group-commit Reserver, with many concurrent callers (b.SetParallelism).
+func BenchmarkReserveHotSKU(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			benchHot(b, e.Open(b, jobs.Config{}))
+		})
+	}
+}
+
+func benchHot(b *testing.B, db store.DB) {
+	ctx := context.Background()
+	svc := inventory.New(db, inventory.Options{})
+	wh, err := svc.CreateWarehouse(ctx, "B", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.SetPolicy(ctx, inventory.Policy{ShopID: "s1", RatioPct: 80}); err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Receive(ctx, inventory.DocRef{Type: "b", ID: "stock"}, wh.ID, "HOT", 1<<40); err != nil {
+		b.Fatal(err)
+	}
+	r := svc.NewReserver(inventory.ReserverOptions{})
+	defer r.Close()
+	var seq atomic.Int64
+	b.SetParallelism(100) // × GOMAXPROCS callers
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			if err := r.Reserve(ctx, []inventory.ReserveLine{{Doc: inventory.DocRef{Type: "o", ID: fmt.Sprint(n), Line: 1}, WarehouseID: wh.ID, SKUID: "HOT", Qty: 1}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
+	batches, reqs := r.Stats()
+	b.ReportMetric(float64(reqs)/float64(max(1, batches)), "req/batch")
+}
