@@ -401,7 +401,7 @@ func TestPlatformMapping(t *testing.T) {
 		{aftersales.RefundOnly, aftersales.ActApprove, channel.RefundAgree},
 		{aftersales.ReturnRefund, aftersales.ActRefuse, channel.RefundRefuse},
 		{aftersales.ReturnRefund, aftersales.ActRefund, channel.RefundConfirmReceipt},
-		{aftersales.Exchange, aftersales.ActReceive, channel.RefundConfirmReceipt},
+		{aftersales.Exchange, aftersales.ActReceive, ""},
 		{aftersales.RefundOnly, aftersales.ActRefund, ""},
 		{aftersales.ReturnRefund, aftersales.ActQC, ""},
 	} {

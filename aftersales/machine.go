@@ -206,7 +206,9 @@ func StateFromPlatform(t Type, s channel.RefundStatus) (State, error) {
 
 // DecisionFor is the answer sent to the platform when a person (or a rule)
 // takes an action on a platform case (case → platform). ok is false when
-// the platform needs no answer for that step.
+// the platform needs no answer for that step. Exchanges get no
+// confirm_receipt: neither connector has an operation for it (the platform
+// settles the exchange when the buyer signs for the replacement).
 func DecisionFor(t Type, a Action) (action string, ok bool) {
 	switch {
 	case a == ActApprove:
@@ -216,8 +218,6 @@ func DecisionFor(t Type, a Action) (action string, ok bool) {
 	case a == ActRefund && t == ReturnRefund:
 		// The warehouse has the goods back and QC passed: confirming
 		// receipt is what makes the platform pay the buyer.
-		return channel.RefundConfirmReceipt, true
-	case a == ActReceive && t == Exchange:
 		return channel.RefundConfirmReceipt, true
 	}
 	return "", false

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"omnihub/channel"
+	"omnihub/errs"
 	"omnihub/store"
 )
 
@@ -24,8 +25,9 @@ func (RespondArgs) Kind() string { return "aftersales_respond" }
 
 // RespondWorker works aftersales_respond jobs through a Responder. A
 // transient platform failure is retried with backoff (and ends as a dead
-// letter when it never succeeds); a permanent refusal by the platform is
-// recorded on the case and the job cancelled, since retrying cannot help.
+// letter when it never succeeds); a permanent refusal by the platform (or a
+// request the connector cannot make) is recorded on the case and the
+// job cancelled, since retrying cannot help.
 type RespondWorker struct {
 	river.WorkerDefaults[RespondArgs]
 	DB        store.DB
@@ -42,7 +44,10 @@ func (w *RespondWorker) Work(ctx context.Context, job *river.Job[RespondArgs]) e
 	switch {
 	case err == nil:
 		return w.record(ctx, job.Args.CaseID, ActResponded, "platform accepted "+job.Args.Decision.Action)
-	case errors.As(err, &ae) && ae.Class == channel.ClassPermanent:
+	case errors.As(err, &ae) && ae.Class == channel.ClassPermanent,
+		!errors.As(err, &ae) && errs.Is(err, errs.Invalid):
+		// Retrying the same request cannot succeed: record it on the case
+		// for a person and stop.
 		if rerr := w.record(ctx, job.Args.CaseID, ActRespondFailed,
 			fmt.Sprintf("platform rejected %s: %v", job.Args.Decision.Action, err)); rerr != nil {
 			return rerr
