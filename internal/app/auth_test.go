@@ -105,6 +105,7 @@ func TestRouterWalk(t *testing.T) {
 	if n := auditRows(t, a); n != before {
 		t.Fatalf("unauthenticated requests changed the audit log (%d → %d rows)", before, n)
 	}
+	t.Logf("%d routes, %d need authentication", len(routes), len(guarded))
 	if len(guarded) < 10 {
 		t.Fatalf("only %d guarded routes: is the app wired?", len(guarded))
 	}
