@@ -13,7 +13,7 @@ import (
 
 // scenarios lists every benchmark scenario; packages contribute theirs.
 func scenarios() *bench.Registry {
-	return bench.NewRegistry(hotSKUScenario())
+	return bench.NewRegistry(hotSKUScenario(), ingestScenario())
 }
 
 func (c *cli) benchCmd() *cobra.Command {

@@ -50,6 +50,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.simCmd(),
 		c.userCmd(), c.tokenCmd(),
 		c.aftersalesCmd(),
+		c.ordersCmd(), c.exceptionsCmd(),
 	)
 	return root
 }

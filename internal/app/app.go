@@ -24,6 +24,7 @@ import (
 	"omnihub/config"
 	"omnihub/errs"
 	"omnihub/jobs"
+	"omnihub/order"
 	"omnihub/store"
 	"omnihub/store/postgres"
 	"omnihub/store/sqlite"
@@ -41,6 +42,7 @@ type App struct {
 	API        *api.Server
 	Auth       *auth.Service
 	Aftersales *aftersales.Service
+	Orders     *order.Service
 }
 
 // Options tune what New builds.
@@ -109,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		Logger: logger, Registry: reg, DB: db, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Version: Version,
 	})
 	a.wireAuth()
+	a.wireOrders()
 	a.wireAftersales(AftersalesDeps{}) // the lead fills Stock, Orders, Responder as those modules are wired
 	return a, nil
 }
