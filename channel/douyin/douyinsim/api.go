@@ -134,20 +134,18 @@ func (s *Sim) orderSearchList(m p) (any, error) {
 	asc := m.bool("order_asc")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var hits []*order
 	oldest := s.now().Add(-90 * 24 * time.Hour).Unix() // the list covers orders created in the last 90 days
-	for _, o := range s.orders {
-		if o.update >= start && o.update <= end && o.create >= oldest {
+	var hits []*order
+	for _, o := range s.ordersUpdated(start, end) {
+		if o.create >= oldest {
 			hits = append(hits, o)
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		a, b := hits[i], hits[j]
-		if a.update != b.update {
-			return (a.update < b.update) == asc
+	if !asc {
+		for i, j := 0, len(hits)-1; i < j; i, j = i+1, j-1 {
+			hits[i], hits[j] = hits[j], hits[i]
 		}
-		return (a.id < b.id) == asc
-	})
+	}
 	list := []any{}
 	for i := page * size; i < int64(len(hits)) && i < (page+1)*size; i++ {
 		list = append(list, s.wireOrder(hits[i]))

@@ -91,17 +91,19 @@ type Sim struct {
 	tokenSeq int
 
 	// shop
-	skus       map[int64]*sku
-	skuOrder   []int64
-	products   []int64 // product ids in the order they were added
-	orders     map[int64]*order
-	orderSeq   int64
-	afterSales map[int64]*afterSale
-	asSeq      int64
-	idem       map[string]bool
-	packReqs   map[string]string // request_id → pack_id of order.logisticsAddSinglePack
-	packSeq    int64
-	calls      map[string]int
+	skus        map[int64]*sku
+	skuOrder    []int64
+	products    []int64 // product ids in the order they were added
+	orders      map[int64]*order
+	updLog      []updEntry
+	updUnsorted bool
+	orderSeq    int64
+	afterSales  map[int64]*afterSale
+	asSeq       int64
+	idem        map[string]bool
+	packReqs    map[string]string // request_id → pack_id of order.logisticsAddSinglePack
+	packSeq     int64
+	calls       map[string]int
 
 	pq pushQueue
 }

@@ -217,3 +217,59 @@ func BenchmarkFlashSale(b *testing.B) {
 		}
 	}
 }
+
+func TestUpdateIndex(t *testing.T) {
+	now := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+	s := New(Options{Seed: 1, Clock: func() time.Time { return now }})
+	defer s.Close()
+	s.SeedCatalog(1, 100)
+	a := s.RandomOrders(1, false)[0]
+	now = now.Add(time.Second)
+	b := s.RandomOrders(1, false)[0]
+	now = now.Add(time.Second)
+	if err := s.PayOrder(a); err != nil { // a moves after b
+		t.Fatal(err)
+	}
+	ids := func(start, end int64) []int64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var out []int64
+		for _, o := range s.ordersUpdated(start, end) {
+			out = append(out, o.id)
+		}
+		return out
+	}
+	t0 := now.Unix() - 2
+	if got := ids(t0, t0+10); len(got) != 2 || got[0] != b || got[1] != a {
+		t.Fatalf("got %v, want [%d %d]", got, b, a)
+	}
+	if got := ids(t0, t0); len(got) != 0 {
+		t.Fatalf("a's old entry is stale, got %v", got)
+	}
+	now = now.Add(-time.Hour) // the clock goes back: full-scan fallback
+	if err := s.CancelOrder(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(now.Unix(), now.Unix()+7200); len(got) != 2 || got[0] != b || got[1] != a {
+		t.Fatalf("after the clock went back: %v", got)
+	}
+}
+
+func BenchmarkSearchListManyOrders(b *testing.B) {
+	now := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+	s := New(Options{Seed: 1, Clock: func() time.Time { return now }})
+	defer s.Close()
+	s.SeedCatalog(5, 1<<40)
+	for i := 0; i < 100; i++ {
+		s.RandomOrders(1000, true)
+		now = now.Add(time.Second)
+	}
+	m := p{"page": json.Number("50"), "size": json.Number("100"), "update_time_start": json.Number(strconv.FormatInt(now.Unix()-10, 10)),
+		"update_time_end": json.Number(strconv.FormatInt(now.Unix(), 10)), "order_by": "update_time", "order_asc": true}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.orderSearchList(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

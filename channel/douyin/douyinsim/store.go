@@ -88,6 +88,7 @@ type order struct {
 	tracking, company       string // the latest parcel
 	shipTime                int64
 	packs                   []pack
+	logIdx                  int // index of the order's latest entry in Sim.updLog
 	restocked               bool
 }
 
@@ -262,6 +263,7 @@ func (s *Sim) createLocked(no NewOrder, r *rand.Rand) (int64, error) {
 		o.post = 600
 	}
 	s.orders[o.id] = o
+	s.logUpdate(o)
 	s.pushOrderLocked(o, "100")
 	if no.Pay {
 		s.payLocked(o)
@@ -271,6 +273,50 @@ func (s *Sim) createLocked(no NewOrder, r *rand.Rand) (int64, error) {
 
 func (s *Sim) touch(o *order) {
 	o.update = s.now().Unix()
+	s.logUpdate(o)
+}
+
+// updLog is an append-only log of order updates in time order, so that an
+// update-time search scans only its window even with many thousands of
+// orders (a flash sale). An entry is current when it is the order's latest.
+type updEntry struct {
+	at int64
+	o  *order
+}
+
+func (s *Sim) logUpdate(o *order) {
+	if n := len(s.updLog); n > 0 && s.updLog[n-1].at > o.update {
+		s.updUnsorted = true // the clock went back: searches fall back to a full scan
+	}
+	o.logIdx = len(s.updLog)
+	s.updLog = append(s.updLog, updEntry{at: o.update, o: o})
+}
+
+// ordersUpdated returns the orders whose update time is within [start, end],
+// oldest update first (ties in the order of the updates).
+func (s *Sim) ordersUpdated(start, end int64) []*order {
+	var hits []*order
+	if s.updUnsorted {
+		for _, o := range s.orders {
+			if o.update >= start && o.update <= end {
+				hits = append(hits, o)
+			}
+		}
+		sort.Slice(hits, func(i, j int) bool {
+			if hits[i].update != hits[j].update {
+				return hits[i].update < hits[j].update
+			}
+			return hits[i].logIdx < hits[j].logIdx
+		})
+		return hits
+	}
+	i := sort.Search(len(s.updLog), func(i int) bool { return s.updLog[i].at >= start })
+	for ; i < len(s.updLog) && s.updLog[i].at <= end; i++ {
+		if e := s.updLog[i]; e.o.logIdx == i {
+			hits = append(hits, e.o)
+		}
+	}
+	return hits
 }
 
 func (s *Sim) payLocked(o *order) {
