@@ -81,6 +81,7 @@ func (s *Server) OpenAPI() map[string]any {
 	g := &schemaGen{defs: map[string]any{}, names: map[reflect.Type]string{}}
 	problem := g.schema(reflect.TypeOf(Problem{}))
 	paths := map[string]any{}
+	opIDs := map[string]int{}
 	for _, rt := range s.routes {
 		apiPath, params := openAPIPath(rt.Path)
 		item, _ := paths[apiPath].(map[string]any)
@@ -88,8 +89,14 @@ func (s *Server) OpenAPI() map[string]any {
 			item = map[string]any{}
 			paths[apiPath] = item
 		}
+		// operationId must be unique in the document; paths differing only
+		// in punctuation would otherwise collide.
+		opID := operationID(rt.Method, rt.Path)
+		if opIDs[opID]++; opIDs[opID] > 1 {
+			opID += itoa(opIDs[opID])
+		}
 		op := map[string]any{
-			"operationId": operationID(rt.Method, rt.Path),
+			"operationId": opID,
 			"summary":     rt.Doc.Summary,
 		}
 		if rt.Doc.Summary == "" {

@@ -40,6 +40,8 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	s.HandleOp(Op{Method: "POST", Path: "/api/v1/things", Permission: "things.write", Summary: "Create a thing",
 		Request: testItem{}, Response: Page[testItem]{}, Status: 201}, noop)
 	s.PublicSigned("POST /push/{platform}/{rest...}", http.NotFoundHandler())
+	s.Handle("GET /api/v1/a-b", "things.read", noop)
+	s.Handle("GET /api/v1/a/b", "things.read", noop)
 
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/openapi.json", nil))
@@ -63,6 +65,19 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		p, _ := openAPIPath(rt.Path)
 		if _, ok := doc.Paths[p][strings.ToLower(rt.Method)]; !ok {
 			t.Errorf("route %s %s missing from the document", rt.Method, rt.Path)
+		}
+	}
+	seen := map[string]bool{}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			id, _ := op["operationId"].(string)
+			if id == "" || seen[id] {
+				t.Errorf("%s %s: operationId %q missing or duplicated", method, path, id)
+			}
+			seen[id] = true
+			if _, ok := op["responses"].(map[string]any)["default"]; !ok {
+				t.Errorf("%s %s has no default (problem) response", method, path)
+			}
 		}
 	}
 	create := doc.Paths["/api/v1/things"]["post"]
