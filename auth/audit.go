@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"omnihub/api"
@@ -43,8 +44,15 @@ func AuditTx(ctx context.Context, tx store.Tx, e Entry) error {
 	if err != nil {
 		return errs.Wrap(err, errs.Internal, "write audit log")
 	}
+	if mark, ok := ctx.Value(auditMarkKey{}).(*atomic.Bool); ok {
+		mark.Store(true)
+	}
 	return nil
 }
+
+// auditMarkKey carries a flag the middleware uses to see whether a request
+// wrote its own audit entry.
+type auditMarkKey struct{}
 
 func jsonOrNil(v any) (*string, error) {
 	if v == nil {

@@ -316,6 +316,10 @@ func testServer(t *testing.T, db store.DB, s *Service) http.Handler {
 			return api.WriteJSON(w, 200, map[string]any{"actor": ActorFrom(ctx), "pii": CanSeePII(ctx), "note": body.Note})
 		})
 	})
+	srv.Handle("POST /probe/unaudited/{id}", "orders.write", func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	})
 	return srv.Handler()
 }
 
@@ -390,6 +394,14 @@ func TestMiddlewareAndHostileInput(t *testing.T) {
 	}
 	if n := auditCount(t, db); n != before+1 {
 		t.Fatalf("audit rows %d, want %d", n, before+1)
+	}
+
+	// A change whose handler wrote no audit entry is still recorded.
+	expect("unaudited change", do(h, call{method: "POST", path: "/probe/unaudited/42", header: bearer(opTok)}), 202, "")
+	expect("unaudited failure", do(h, call{method: "POST", path: "/probe/unaudited/43", header: bearer(whTok)}), 403, "")
+	rows, _, _ = ListAudit(ctx, db, AuditFilter{Resource: "route:POST /probe/unaudited/{id}"})
+	if len(rows) != 1 || rows[0].ResourceID != "/probe/unaudited/42" || rows[0].Actor != "olga (token "+opTok[:12]+")" {
+		t.Fatalf("fallback audit rows = %+v", rows)
 	}
 
 	// Console session: cookie + CSRF header for unsafe methods.

@@ -1,16 +1,19 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"omnihub/api"
 	"omnihub/errs"
+	"omnihub/store"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -48,9 +51,56 @@ func (s *Service) Middleware(perm string, next http.Handler) http.Handler {
 			api.WriteError(w, r, errs.E(errs.Forbidden, "permission %q required", perm))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		ctx := WithPrincipal(r.Context(), p)
+		if safeMethod(r.Method) {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		// Safety net for "every change is audited": a successful unsafe
+		// request whose handler wrote no audit entry of its own still leaves
+		// a row naming who called which route.
+		mark := new(atomic.Bool)
+		rec := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(ctx, auditMarkKey{}, mark))
+		next.ServeHTTP(rec, r)
+		if !mark.Load() && rec.status >= 200 && rec.status < 400 {
+			s.auditRequest(r, rec.status)
+		}
 	})
 }
+
+func (s *Service) auditRequest(r *http.Request, status int) {
+	ctx := context.WithoutCancel(r.Context())
+	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return AuditTx(ctx, tx, Entry{Action: "http", Resource: "route:" + r.Pattern, ResourceID: r.URL.Path,
+			After: map[string]any{"status": status}})
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "request audit not recorded", "path", r.URL.Path, "err", err)
+	}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
