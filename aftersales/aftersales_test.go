@@ -121,8 +121,8 @@ func TestReturnRefundAfterShipment(t *testing.T) {
 		c = mc(t)(e.svc.Restock(ctx, c.ID, "wh-bob"))
 		wantState(t, c, aftersales.Restocked)
 		wantCalls(t, "stock", e.stock.Calls(),
-			"restock aftersales:"+c.ID+":1 WH1 SKU-B qty=1 good",
-			"restock aftersales:"+c.ID+":1 WH1 SKU-B qty=1 defective")
+			"restock aftersales:"+c.ID+":11 WH1 SKU-B qty=1 good",
+			"restock aftersales:"+c.ID+":12 WH1 SKU-B qty=1 defective")
 
 		c = mc(t)(e.svc.Refund(ctx, c.ID, "alice", ""))
 		wantState(t, c, aftersales.Refunded)
@@ -167,7 +167,7 @@ func TestExchangeByHand(t *testing.T) {
 		wantState(t, c, aftersales.ExchangeShipped)
 		wantCalls(t, "stock", e.stock.Calls(),
 			"reserve aftersales:"+c.ID+":1 WH2 SKU-D-L qty=1",
-			"restock aftersales:"+c.ID+":1 WH2 SKU-D-M qty=1 good",
+			"restock aftersales:"+c.ID+":11 WH2 SKU-D-M qty=1 good",
 			"ship aftersales:"+c.ID)
 		wantCalls(t, "order", e.orders.Calls(), "refunding O-T3", "clear_refunding O-T3")
 		c = mc(t)(e.svc.Close(ctx, c.ID, "cs-carol", ""))

@@ -165,6 +165,17 @@ func (s *Service) reserveReplacement(ctx context.Context, tx store.Tx, c *Case) 
 	return st.ReserveTx(ctx, tx, lines)
 }
 
+// RestockDoc is the stock document line of a case line's good (line×10+1)
+// or defective (line×10+2) units. Inventory restocks each document line once
+// (a repeated call is a no-op), so the two results need lines of their own.
+func RestockDoc(caseID string, line int64, defective bool) DocRef {
+	n := int(line)*10 + 1
+	if defective {
+		n++
+	}
+	return DocRef{Type: DocType, ID: caseID, Line: n}
+}
+
 func (s *Service) restock(ctx context.Context, tx store.Tx, c *Case) error {
 	st, err := s.stock()
 	if err != nil {
@@ -186,14 +197,13 @@ func (s *Service) restock(ctx context.Context, tx store.Tx, c *Case) error {
 				bad++
 			}
 		}
-		doc := DocRef{Type: DocType, ID: c.ID, Line: int(l.No)}
 		if good > 0 {
-			if err := st.RestockTx(ctx, tx, doc, wh, l.SKUID, good, false); err != nil {
+			if err := st.RestockTx(ctx, tx, RestockDoc(c.ID, l.No, false), wh, l.SKUID, good, false); err != nil {
 				return err
 			}
 		}
 		if bad > 0 {
-			if err := st.RestockTx(ctx, tx, doc, wh, l.SKUID, bad, true); err != nil {
+			if err := st.RestockTx(ctx, tx, RestockDoc(c.ID, l.No, true), wh, l.SKUID, bad, true); err != nil {
 				return err
 			}
 		}
