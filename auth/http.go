@@ -311,7 +311,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: sess.Cookie, Path: "/", Expires: sess.ExpiresAt,
-		MaxAge: int(time.Until(sess.ExpiresAt).Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(s.opts.SessionTTL.Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
 	me := meOf(sess.Principal)
 	me.ExpiresAt = &sess.ExpiresAt
