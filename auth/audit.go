@@ -87,17 +87,19 @@ type AuditRecord struct {
 }
 
 // AuditFilter selects audit rows; empty fields match everything. Cursor is
-// the id of the last row of the previous page (rows come newest first).
+// the id of the last row of the previous page. Rows come newest first unless
+// Oldest is set.
 type AuditFilter struct {
 	Resource   string
 	ResourceID string
 	Actor      string
 	Cursor     string
 	Limit      int
+	Oldest     bool
 }
 
-// ListAudit returns a page of audit rows, newest first, and the cursor of
-// the next page ("" at the end).
+// ListAudit returns a page of audit rows and the cursor of the next page
+// ("" at the end).
 func ListAudit(ctx context.Context, q store.Querier, f AuditFilter) ([]AuditRecord, string, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
@@ -118,14 +120,22 @@ func ListAudit(ctx context.Context, q store.Querier, f AuditFilter) ([]AuditReco
 		add("actor = ?", f.Actor)
 	}
 	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
+		if f.Oldest {
+			add("id > ?", f.Cursor)
+		} else {
+			add("id < ?", f.Cursor)
+		}
 	}
 	query := `SELECT id, at, actor, action, resource, resource_id, before_json, after_json, request_id FROM audit_log`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, f.Limit)
-	query += " ORDER BY id DESC LIMIT $" + itoa(len(args))
+	dir := "DESC"
+	if f.Oldest {
+		dir = "ASC"
+	}
+	query += " ORDER BY id " + dir + " LIMIT $" + itoa(len(args))
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, "", errs.Wrap(err, errs.Internal, "read audit log")

@@ -284,6 +284,10 @@ func TestTokensAndSessions(t *testing.T) {
 		if len(page2) != 3 || next2 != "" || page2[0].ID != all[4].ID {
 			t.Fatalf("page2 = %d %q", len(page2), next2)
 		}
+		asc, _, _ := ListAudit(ctx, db, AuditFilter{Limit: 2, Oldest: true, Cursor: all[len(all)-2].ID})
+		if len(asc) != 2 || asc[0].ID != all[len(all)-3].ID {
+			t.Fatalf("oldest-first page = %+v", asc)
+		}
 		tokRows, _, _ := ListAudit(ctx, db, AuditFilter{Resource: "api_token", ResourceID: tk.ID})
 		if len(tokRows) != 2 {
 			t.Fatalf("filter by resource = %d rows", len(tokRows))
@@ -395,6 +399,14 @@ func TestMiddlewareAndHostileInput(t *testing.T) {
 	if n := auditCount(t, db); n != before+1 {
 		t.Fatalf("audit rows %d, want %d", n, before+1)
 	}
+
+	// The auditor reads the log over HTTP; SQL-looking filters are just values.
+	s.CreateUser(ctx, "ann", RoleAuditor, "")
+	_, audTok, _ := s.CreateToken(ctx, "ann", "", nil, 0)
+	expect("audit list", do(h, call{method: "GET", path: "/api/v1/audit?resource=probe&order=asc", header: bearer(audTok)}), 200, "DELETE FROM audit_log")
+	expect("audit filter injection", do(h, call{method: "GET", path: "/api/v1/audit?actor=%27%20OR%201%3D1%20--", header: bearer(audTok)}), 200, `"items":[]`)
+	expect("audit bad order", do(h, call{method: "GET", path: "/api/v1/audit?order=sideways", header: bearer(audTok)}), 400, "order")
+	expect("operator reads audit", do(h, call{method: "GET", path: "/api/v1/audit", header: bearer(opTok)}), 403, "audit.read")
 
 	// A change whose handler wrote no audit entry is still recorded.
 	expect("unaudited change", do(h, call{method: "POST", path: "/probe/unaudited/42", header: bearer(opTok)}), 202, "")

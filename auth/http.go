@@ -271,17 +271,23 @@ func (s *Service) Register(srv *api.Server) {
 			return api.WriteJSON(w, http.StatusOK, t)
 		})
 	srv.HandleOp(api.Op{Method: "GET", Path: "/api/v1/audit", Permission: PermAuditRead, Tags: []string{"auth"},
-		Summary: "Audit log, newest first, cursor paged", Query: []string{"resource", "resource_id", "actor", "cursor", "limit"},
-		Response: api.Page[AuditRecord]{}},
+		Summary:     "Audit log, cursor paged, filtered by resource, resource id and actor",
+		Description: "order=desc (newest first, the default) or asc; cursor is next_cursor of the previous page.",
+		Query:       []string{"resource", "resource_id", "actor", "order", "cursor", "limit"},
+		Response:    api.Page[AuditRecord]{}},
 		func(w http.ResponseWriter, r *http.Request) error {
 			limit, err := api.QueryInt(r, "limit", 100, 1, 1000)
 			if err != nil {
 				return err
 			}
 			q := r.URL.Query()
+			order := q.Get("order")
+			if order != "" && order != "asc" && order != "desc" {
+				return errs.WithField("order", "must be asc or desc")
+			}
 			items, next, err := ListAudit(r.Context(), s.db, AuditFilter{
 				Resource: q.Get("resource"), ResourceID: q.Get("resource_id"), Actor: q.Get("actor"),
-				Cursor: q.Get("cursor"), Limit: limit,
+				Cursor: q.Get("cursor"), Limit: limit, Oldest: order == "asc",
 			})
 			if err != nil {
 				return err
