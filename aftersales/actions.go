@@ -149,8 +149,53 @@ func (s *Service) approveTx(ctx context.Context, tx store.Tx, c *Case, actor, no
 
 // Approve agrees to the case (sent to the platform as a durable job).
 func (s *Service) Approve(ctx context.Context, id, actor, note string) (Case, error) {
+	return s.ApproveWith(ctx, id, actor, Approval{Note: note})
+}
+
+// Replacement names the SKU to send for one line of an exchange (or reship).
+type Replacement struct {
+	Line     int64  `json:"line"`
+	NewSKUID string `json:"new_sku_id"`
+}
+
+// Approval is a person's approval with what the warehouse needs to know.
+type Approval struct {
+	Note string `json:"note,omitempty"`
+	// WarehouseID receives the return and ships the replacement (default:
+	// the order line's warehouse, else the service default).
+	WarehouseID string `json:"warehouse_id,omitempty"`
+	// Replacements set the SKU sent per line (platform exchanges arrive
+	// without one; default is the same SKU).
+	Replacements []Replacement `json:"replacements,omitempty"`
+}
+
+// ApproveWith approves a case, first setting its warehouse and replacement
+// SKUs; the replacement is reserved in the same transaction.
+func (s *Service) ApproveWith(ctx context.Context, id, actor string, a Approval) (Case, error) {
 	return s.act(ctx, id, actor, func(ctx context.Context, tx store.Tx, c *Case, actor string) error {
-		return s.approveTx(ctx, tx, c, actor, note)
+		if a.WarehouseID != "" {
+			c.WarehouseID = a.WarehouseID
+		}
+		if len(a.Replacements) > 0 {
+			if c.Type != Exchange && c.Type != Reship {
+				return errs.WithField("replacements", "only exchanges and reships send goods")
+			}
+			for _, r := range a.Replacements {
+				found := false
+				for i := range c.Lines {
+					if c.Lines[i].No == r.Line {
+						c.Lines[i].NewSKUID, found = r.NewSKUID, true
+					}
+				}
+				if !found || strings.TrimSpace(r.NewSKUID) == "" {
+					return errs.WithField("replacements", "each names a line of the case and a new_sku_id")
+				}
+			}
+			if err := replaceLinesTx(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return s.approveTx(ctx, tx, c, actor, a.Note)
 	})
 }
 

@@ -277,13 +277,19 @@ func TestBuyerCancelsExchangeReleasesReplacement(t *testing.T) {
 		e := newEnv(t, db)
 		e.orders.add("T8", true, aftersales.OrderLineRef{SKUID: "SKU-J", Qty: 1, Paid: 5000})
 		c := mc(t)(e.svc.Apply(ctx, shop, refund("R8", "T8", channel.Exchange, channel.RefundRequested, 0, t0)))
-		c = mc(t)(e.svc.Approve(ctx, c.ID, "alice", ""))
+		_, err := e.svc.ApproveWith(ctx, c.ID, "alice", aftersales.Approval{Replacements: []aftersales.Replacement{{Line: 2, NewSKUID: "X"}}})
+		wantCode(t, err, errs.Invalid)
+		c = mc(t)(e.svc.ApproveWith(ctx, c.ID, "alice", aftersales.Approval{WarehouseID: "WH9",
+			Replacements: []aftersales.Replacement{{Line: 1, NewSKUID: "SKU-J-XL"}}}))
 		wantState(t, c, aftersales.AwaitingReturn)
+		if got := mc(t)(e.svc.Get(ctx, c.ID)); got.Lines[0].NewSKUID != "SKU-J-XL" || got.WarehouseID != "WH9" {
+			t.Fatalf("replacement not stored: %+v", got)
+		}
 		c = mc(t)(e.svc.Apply(ctx, shop, refund("R8", "T8", channel.Exchange, channel.RefundClosed, 0, t0.Add(time.Hour))))
 		wantState(t, c, aftersales.Cancelled)
-		wantCalls(t, "stock", e.stock.Calls(), "reserve aftersales:"+c.ID+":1 WH1 SKU-J qty=1", "release aftersales:"+c.ID)
+		wantCalls(t, "stock", e.stock.Calls(), "reserve aftersales:"+c.ID+":1 WH9 SKU-J-XL qty=1", "release aftersales:"+c.ID)
 		wantCalls(t, "order", e.orders.Calls(), "refunding O-T8", "clear_refunding O-T8")
-		_, err := e.svc.Receive(ctx, c.ID, "wh-bob", "")
+		_, err = e.svc.Receive(ctx, c.ID, "wh-bob", "")
 		wantCode(t, err, errs.Conflict)
 	})
 }

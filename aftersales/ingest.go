@@ -2,7 +2,7 @@ package aftersales
 
 import (
 	"context"
-	"strings"
+	"errors"
 
 	"omnihub/channel"
 	"omnihub/errs"
@@ -37,7 +37,7 @@ func (s *Service) Apply(ctx context.Context, shopID string, r channel.Refund) (C
 		})
 	}
 	err := run()
-	if errs.Is(err, errs.Conflict) && strings.Contains(err.Error(), "already exists") {
+	if errors.Is(err, errCaseExists) {
 		// Another process created it concurrently: apply as an update.
 		err = run()
 	}

@@ -10,6 +10,9 @@ import (
 	"omnihub/store"
 )
 
+// errCaseExists marks a platform case created concurrently by another process.
+var errCaseExists = errors.New("aftersales: case exists")
+
 const caseColumns = `id, shop_id, COALESCE(platform_refund_id, ''), order_id, platform_order_id, type, state,
 	reason, evidence, refund_amount, refunded_amount, currency, goods_shipped, warehouse_id,
 	return_carrier, return_tracking_no, ship_carrier, ship_tracking_no, refuse_reason,
@@ -143,7 +146,7 @@ func insertCaseTx(ctx context.Context, tx store.Tx, c *Case) error {
 		c.ReturnCarrier, c.ReturnTrackingNo, c.ShipCarrier, c.ShipTrackingNo, c.RefuseReason, c.PlatformStatus,
 		c.PlatformModified, c.CreatedAt, c.UpdatedAt, c.StateSince)
 	if store.IsUniqueViolation(err) {
-		return errs.Wrap(err, errs.Conflict, "after-sales case for refund %s already exists", c.PlatformRefundID)
+		return errs.Wrap(errCaseExists, errs.Conflict, "after-sales case for refund %s already exists", c.PlatformRefundID)
 	}
 	if err != nil {
 		return errs.Wrap(err, errs.Internal, "insert after-sales case")

@@ -50,8 +50,8 @@ func Register(s *api.Server, svc *aftersales.Service, opts Options) {
 		[]string{"shop_id", "state", "type", "platform_order_id", "open", "older_than", "limit", "cursor"}, h.list)
 	op("POST", "/cases", write, "Open a case by hand", aftersales.NewCase{}, aftersales.Case{}, http.StatusCreated, nil, h.create)
 	op("GET", "/cases/{id}", read, "A case with its lines, QC results and full attributed history", nil, aftersales.Case{}, 0, nil, h.get)
-	op("POST", "/cases/{id}/approve", write, "Approve (answers the platform)", noteBody{}, aftersales.Case{}, 0, nil,
-		h.note(h.svc.Approve))
+	op("POST", "/cases/{id}/approve", write, "Approve (answers the platform); optionally set the warehouse and replacement SKUs",
+		aftersales.Approval{}, aftersales.Case{}, 0, nil, h.approve)
 	op("POST", "/cases/{id}/refuse", write, "Refuse with a reason (answers the platform)", reasonBody{}, aftersales.Case{}, 0, nil, h.refuse)
 	op("POST", "/cases/{id}/return-tracking", write, "Record the buyer's return parcel", trackingBody{}, aftersales.Case{}, 0, nil,
 		h.tracking(h.svc.ReturnShipped))
@@ -137,6 +137,18 @@ func (h *handlers) tracking(fn func(ctx context.Context, id, actor, carrier, no 
 		}
 		return api.WriteJSON(w, http.StatusOK, c)
 	}
+}
+
+func (h *handlers) approve(w http.ResponseWriter, r *http.Request) error {
+	var a aftersales.Approval
+	if err := optionalBody(r, &a); err != nil {
+		return err
+	}
+	c, err := h.svc.ApproveWith(r.Context(), r.PathValue("id"), h.actor(r), a)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *handlers) refuse(w http.ResponseWriter, r *http.Request) error {

@@ -111,9 +111,22 @@ func (c *cli) aftersalesCmd() *cobra.Command {
 		cmd.Flags().StringVar(&note, "note", "", "a note for the history")
 		return cmd
 	}
+	var warehouse string
+	var replace []string
 	approve := withNote(step("approve ID", "Approve (answers the platform)", func(ctx context.Context, s *aftersales.Service, id, actor string) (aftersales.Case, error) {
-		return s.Approve(ctx, id, actor, note)
+		a := aftersales.Approval{Note: note, WarehouseID: warehouse}
+		for _, r := range replace {
+			l, sku, ok := strings.Cut(r, "=")
+			n, err := strconv.ParseInt(l, 10, 64)
+			if !ok || err != nil || sku == "" {
+				return aftersales.Case{}, errs.WithField("replace", fmt.Sprintf("%q is not LINE=SKU", r))
+			}
+			a.Replacements = append(a.Replacements, aftersales.Replacement{Line: n, NewSKUID: sku})
+		}
+		return s.ApproveWith(ctx, id, actor, a)
 	}))
+	approve.Flags().StringVar(&warehouse, "warehouse", "", "warehouse receiving the return / shipping the replacement")
+	approve.Flags().StringArrayVar(&replace, "replace", nil, "LINE=SKU: the SKU an exchange sends for a line")
 	refuse := step("refuse ID --reason TEXT", "Refuse with a reason (answers the platform)", func(ctx context.Context, s *aftersales.Service, id, actor string) (aftersales.Case, error) {
 		return s.Refuse(ctx, id, actor, reason)
 	})
