@@ -140,6 +140,12 @@ func validGrant(s string) bool {
 	return true
 }
 
+// ValidPermission reports whether s is a well-formed permission a route may
+// require: "admin" or "<resource>.<action>" in lower case, no wildcards.
+func ValidPermission(s string) bool {
+	return validGrant(s) && !strings.Contains(s, "*") && s != "*"
+}
+
 // NormalizeScopes validates token scopes against the owner's role: every
 // scope must be well formed and, when it names an exact permission, one the
 // role has (a token can only narrow its owner's rights). Empty means
