@@ -270,14 +270,11 @@ func (s *Service) remarkAll(ctx context.Context, tx store.Tx) error {
 // markTx recomputes the sellable number of the given SKUs, and of the bundles
 // containing them, for every shop with a policy, and upserts a push mark
 // (version + 1) wherever the number moved. It runs in the transaction of the
-// change, so a mark exists exactly when the change commits.
+// change, so a mark exists exactly when the change commits. It costs three
+// statements whatever the number of shops and SKUs (up to 300 at a time).
 func (s *Service) markTx(ctx context.Context, tx store.Tx, skus []string) error {
 	if len(skus) == 0 {
 		return nil
-	}
-	policies, err := loadPolicies(ctx, tx, "")
-	if err != nil || len(policies) == 0 {
-		return err
 	}
 	// Targets: the SKUs and the bundles containing them.
 	targets := map[string]bool{}
@@ -312,7 +309,27 @@ func (s *Service) markTx(ctx context.Context, tx store.Tx, skus []string) error 
 	const chunk = 300
 	for len(tlist) > 0 {
 		n := min(len(tlist), chunk)
-		if err := s.markChunk(ctx, tx, policies, tlist[:n], changedShops); err != nil {
+		in, err := s.loadInputs(ctx, tx, "", tlist[:n], true)
+		if err != nil {
+			return err
+		}
+		if len(in.policies) == 0 {
+			return nil
+		}
+		sell := in.compute(tlist[:n])
+		now := s.now()
+		var args []any
+		for _, p := range in.policies {
+			for _, sku := range tlist[:n] {
+				v := sell[p.ShopID][sku]
+				if prev, ok := in.marks[[2]string{p.ShopID, sku}]; ok && prev == v {
+					continue
+				}
+				args = append(args, p.ShopID, sku, v, now)
+				changedShops[p.ShopID] = true
+			}
+		}
+		if err := upsertMarks(ctx, tx, args); err != nil {
 			return err
 		}
 		tlist = tlist[n:]
@@ -321,46 +338,6 @@ func (s *Service) markTx(ctx context.Context, tx store.Tx, skus []string) error 
 		return s.opts.OnMarked(ctx, tx, keys(changedShops))
 	}
 	return nil
-}
-
-func (s *Service) markChunk(ctx context.Context, tx store.Tx, policies []Policy, targets []string, changed map[string]bool) error {
-	sell, err := s.sellableTx(ctx, tx, policies, targets)
-	if err != nil {
-		return err
-	}
-	// Current marks.
-	old := map[[2]string]int64{}
-	rows, err := tx.Query(ctx, `SELECT shop_id, sku_id, sellable FROM stock_push_marks WHERE sku_id IN `+inList(1, len(targets)), anys(targets)...)
-	if err != nil {
-		return errs.Wrap(err, errs.Internal, "read push marks")
-	}
-	for rows.Next() {
-		var shop, sku string
-		var v int64
-		if err := rows.Scan(&shop, &sku, &v); err != nil {
-			rows.Close()
-			return errs.Wrap(err, errs.Internal, "scan push mark")
-		}
-		old[[2]string{shop, sku}] = v
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return errs.Wrap(err, errs.Internal, "read push marks")
-	}
-	now := s.now()
-	var args []any
-	for _, p := range policies {
-		for _, sku := range targets {
-			v := sell[p.ShopID][sku]
-			if prev, ok := old[[2]string{p.ShopID, sku}]; ok && prev == v {
-				continue
-			}
-			args = append(args, p.ShopID, sku, v, now)
-			changed[p.ShopID] = true
-		}
-	}
-	return upsertMarks(ctx, tx, args)
 }
 
 func upsertMarks(ctx context.Context, tx store.Tx, args []any) error {
@@ -387,10 +364,19 @@ func upsertMarks(ctx context.Context, tx store.Tx, args []any) error {
 	return nil
 }
 
-// sellableTx computes shop → SKU → sellable for the targets.
-func (s *Service) sellableTx(ctx context.Context, tx store.Tx, policies []Policy, targets []string) (map[string]map[string]int64, error) {
-	// Expand bundles into the component SKUs whose stock they need.
-	bundles := map[string][]Component{}
+// sellInputs is everything the sellable numbers of some SKUs depend on.
+type sellInputs struct {
+	policies []Policy
+	bundles  map[string][]Component
+	avail    map[string]map[string]int64 // SKU → warehouse → on hand − reserved
+	ovr      map[[2]string]*Override     // (shop, SKU)
+	marks    map[[2]string]int64         // (shop, SKU) → marked sellable
+}
+
+// loadInputs reads policies (of one shop, or all), the targets' bundle
+// structure, balances, overrides and (withMarks) current marks, in one query.
+func (s *Service) loadInputs(ctx context.Context, tx store.Tx, shopID string, targets []string, withMarks bool) (*sellInputs, error) {
+	in := &sellInputs{bundles: map[string][]Component{}, avail: map[string]map[string]int64{}, ovr: map[[2]string]*Override{}, marks: map[[2]string]int64{}}
 	need := map[string]bool{}
 	for _, k := range targets {
 		cs, isBundle, err := s.opts.Bundles.ComponentsTx(ctx, tx, k)
@@ -398,7 +384,7 @@ func (s *Service) sellableTx(ctx context.Context, tx store.Tx, policies []Policy
 			return nil, errs.Wrap(err, errs.Internal, "resolve bundle %s", k)
 		}
 		if isBundle {
-			bundles[k] = mergeComponents(cs)
+			in.bundles[k] = mergeComponents(cs)
 			for _, c := range cs {
 				need[c.SKUID] = true
 			}
@@ -406,62 +392,85 @@ func (s *Service) sellableTx(ctx context.Context, tx store.Tx, policies []Policy
 		need[k] = true
 	}
 	needList := keys(need)
-	// Per SKU: available by warehouse.
-	avail := map[string]map[string]int64{}
-	rows, err := tx.Query(ctx, `SELECT warehouse_id, sku_id, on_hand - reserved FROM inv_balances WHERE sku_id IN `+inList(1, len(needList)), anys(needList)...)
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "read balances")
+	args := anys(needList)
+	needIn := inList(1, len(needList))
+	polWhere := ""
+	if shopID != "" {
+		args = append(args, shopID)
+		polWhere = " WHERE shop_id = $" + itoa(len(args))
 	}
+	q := `SELECT 'p', shop_id, warehouse_ids, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policies` + polWhere + `
+		UNION ALL SELECT 'b', warehouse_id, sku_id, on_hand - reserved, NULL, NULL, NULL FROM inv_balances WHERE sku_id IN ` + needIn + `
+		UNION ALL SELECT 'o', shop_id, sku_id, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policy_overrides WHERE sku_id IN ` + needIn
+	if withMarks {
+		tIn := make([]string, len(targets))
+		copy(tIn, targets)
+		q += ` UNION ALL SELECT 'm', shop_id, sku_id, sellable, NULL, NULL, NULL FROM stock_push_marks WHERE sku_id IN ` + inList(len(args)+1, len(tIn))
+		args = append(args, anys(tIn)...)
+	}
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "read allocation inputs")
+	}
+	defer rows.Close()
 	for rows.Next() {
-		var wh, sku string
-		var a int64
-		if err := rows.Scan(&wh, &sku, &a); err != nil {
-			rows.Close()
-			return nil, errs.Wrap(err, errs.Internal, "scan balance")
+		var kind, a, b string
+		var n1, n2, n3, n4 *int64
+		if err := rows.Scan(&kind, &a, &b, &n1, &n2, &n3, &n4); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "scan allocation inputs")
 		}
-		if avail[sku] == nil {
-			avail[sku] = map[string]int64{}
+		switch kind {
+		case "p":
+			p := Policy{ShopID: a, RatioPct: deref(n1), SafetyStock: deref(n2), Cap: n3, VirtualExtra: deref(n4)}
+			if b != "" {
+				p.WarehouseIDs = strings.Split(b, ",")
+			}
+			in.policies = append(in.policies, p)
+		case "b":
+			if in.avail[b] == nil {
+				in.avail[b] = map[string]int64{}
+			}
+			in.avail[b][a] = deref(n1)
+		case "o":
+			in.ovr[[2]string{a, b}] = &Override{ShopID: a, SKUID: b, RatioPct: n1, SafetyStock: n2, Cap: n3, VirtualExtra: n4}
+		case "m":
+			in.marks[[2]string{a, b}] = deref(n1)
 		}
-		avail[sku][wh] = a
 	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "read balances")
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "read allocation inputs")
 	}
-	// Overrides.
-	ovr := map[[2]string]*Override{}
-	rows, err = tx.Query(ctx, `SELECT shop_id, sku_id, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policy_overrides WHERE sku_id IN `+inList(1, len(needList)), anys(needList)...)
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "read overrides")
+	sort.Slice(in.policies, func(i, j int) bool { return in.policies[i].ShopID < in.policies[j].ShopID })
+	return in, nil
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
 	}
-	for rows.Next() {
-		o := &Override{}
-		if err := rows.Scan(&o.ShopID, &o.SKUID, &o.RatioPct, &o.SafetyStock, &o.Cap, &o.VirtualExtra); err != nil {
-			rows.Close()
-			return nil, errs.Wrap(err, errs.Internal, "scan override")
-		}
-		ovr[[2]string{o.ShopID, o.SKUID}] = o
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "read overrides")
-	}
+	return *p
+}
+
+// compute returns shop → SKU → sellable for the targets:
+// a simple SKU applies the shop's effective policy to the stock of the
+// warehouses it sells from; a bundle is the least, over its components, of
+// floor(component sellable / quantity per bundle), capped by the bundle's
+// own override cap.
+func (in *sellInputs) compute(targets []string) map[string]map[string]int64 {
 	out := map[string]map[string]int64{}
-	for _, p := range policies {
+	for _, p := range in.policies {
 		m := map[string]int64{}
 		simple := func(sku string) int64 {
 			var pool int64
-			for wh, a := range avail[sku] {
+			for wh, a := range in.avail[sku] {
 				if p.sellsFrom(wh) {
 					pool += max(0, a)
 				}
 			}
-			return p.effective(ovr[[2]string{p.ShopID, sku}]).Allocate(pool)
+			return p.effective(in.ovr[[2]string{p.ShopID, sku}]).Allocate(pool)
 		}
 		for _, k := range targets {
-			cs, isBundle := bundles[k]
+			cs, isBundle := in.bundles[k]
 			if !isBundle {
 				m[k] = simple(k)
 				continue
@@ -473,14 +482,14 @@ func (s *Service) sellableTx(ctx context.Context, tx store.Tx, policies []Policy
 					v = n
 				}
 			}
-			if o := ovr[[2]string{p.ShopID, k}]; o != nil && o.Cap != nil && v > *o.Cap {
+			if o := in.ovr[[2]string{p.ShopID, k}]; o != nil && o.Cap != nil && v > *o.Cap {
 				v = *o.Cap
 			}
 			m[k] = max(0, v)
 		}
 		out[p.ShopID] = m
 	}
-	return out, nil
+	return out
 }
 
 func inList(from, n int) string {
@@ -510,16 +519,15 @@ func anys(ss []string) []any {
 func (s *Service) Sellable(ctx context.Context, shopID, skuID string) (int64, error) {
 	var v int64
 	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		ps, err := loadPolicies(ctx, tx, shopID)
+		in, err := s.loadInputs(ctx, tx, shopID, []string{skuID}, false)
 		if err != nil {
 			return err
 		}
-		if len(ps) == 0 {
+		if len(in.policies) == 0 {
 			return errs.E(errs.NotFound, "shop %s has no allocation policy", shopID)
 		}
-		m, err := s.sellableTx(ctx, tx, ps, []string{skuID})
-		v = m[shopID][skuID]
-		return err
+		v = in.compute([]string{skuID})[shopID][skuID]
+		return nil
 	})
 	return v, err
 }
@@ -529,13 +537,6 @@ func (s *Service) Sellable(ctx context.Context, shopID, skuID string) (int64, er
 func (s *Service) SellableAll(ctx context.Context, shopID string) (map[string]int64, error) {
 	var out map[string]int64
 	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		ps, err := loadPolicies(ctx, tx, shopID)
-		if err != nil {
-			return err
-		}
-		if len(ps) == 0 {
-			return errs.E(errs.NotFound, "shop %s has no allocation policy", shopID)
-		}
 		rows, err := tx.Query(ctx, `SELECT DISTINCT sku_id FROM inv_balances UNION SELECT sku_id FROM stock_push_marks WHERE shop_id = $1`, shopID)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "list SKUs")
@@ -551,13 +552,23 @@ func (s *Service) SellableAll(ctx context.Context, shopID string) (map[string]in
 		}
 		rows.Close()
 		out = map[string]int64{}
+		if len(skus) == 0 {
+			ps, err := loadPolicies(ctx, tx, shopID)
+			if err == nil && len(ps) == 0 {
+				err = errs.E(errs.NotFound, "shop %s has no allocation policy", shopID)
+			}
+			return err
+		}
 		for len(skus) > 0 {
 			n := min(len(skus), 300)
-			m, err := s.sellableTx(ctx, tx, ps, skus[:n])
+			in, err := s.loadInputs(ctx, tx, shopID, skus[:n], false)
 			if err != nil {
 				return err
 			}
-			for k, v := range m[shopID] {
+			if len(in.policies) == 0 {
+				return errs.E(errs.NotFound, "shop %s has no allocation policy", shopID)
+			}
+			for k, v := range in.compute(skus[:n])[shopID] {
 				out[k] = v
 			}
 			skus = skus[n:]

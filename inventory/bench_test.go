@@ -3,6 +3,8 @@ package inventory_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -35,10 +37,15 @@ func benchHot(b *testing.B, db store.DB) {
 	if err := svc.Receive(ctx, inventory.DocRef{Type: "b", ID: "stock"}, wh.ID, "HOT", 1<<40); err != nil {
 		b.Fatal(err)
 	}
-	r := svc.NewReserver(inventory.ReserverOptions{})
+	batch, _ := strconv.Atoi(os.Getenv("INV_BATCH"))
+	par, _ := strconv.Atoi(os.Getenv("INV_PAR"))
+	if par == 0 {
+		par = 100
+	}
+	r := svc.NewReserver(inventory.ReserverOptions{MaxBatch: batch})
 	defer r.Close()
 	var seq atomic.Int64
-	b.SetParallelism(100) // × GOMAXPROCS callers
+	b.SetParallelism(par) // × GOMAXPROCS callers
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

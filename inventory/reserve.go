@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"omnihub/errs"
 	"omnihub/store"
@@ -91,6 +92,25 @@ func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]Reserv
 		return results, nil
 	}
 
+	// Claim the document lines first, before taking the balance locks, so
+	// that on PostgreSQL this work overlaps with the batch holding them. A
+	// key already present (committed before) is a repeat and reserves
+	// nothing; a claim whose request then fails is withdrawn below.
+	toInsert := make([]*item, len(items))
+	for i := range items {
+		toInsert[i] = &items[i]
+	}
+	inserted, err := s.insertReservations(ctx, tx, toInsert)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		items[i].fresh = inserted[items[i].key]
+	}
+	if err := s.checkRepeats(ctx, tx, items, results); err != nil {
+		return nil, err
+	}
+
 	// Lock and read every balance involved, in a fixed order.
 	balSet := map[balKey]bool{}
 	for _, it := range items {
@@ -107,30 +127,41 @@ func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]Reserv
 		return bals[i].sku < bals[j].sku
 	})
 	running := make(map[balKey]Buckets, len(bals))
-	exists := make(map[balKey]bool, len(bals))
-	for _, k := range bals {
-		b, ok, err := balanceTx(ctx, tx, k.wh, k.sku)
-		if err != nil {
-			return nil, err
+	now := s.now()
+	// One SKU (the hot case): try the guarded update for the whole batch
+	// at once. When everything fits — nearly always — it both locks the row
+	// and moves it, and the figures before it are the result minus the
+	// total. Otherwise fall back to lock, decide request by request, move.
+	var preapplied *balKey
+	var preWant int64
+	if len(bals) == 1 {
+		var want int64
+		for _, it := range items {
+			if it.fresh && results[it.req] == nil {
+				want += it.qty
+			}
 		}
-		running[k], exists[k] = b, ok
+		if want > 0 {
+			k := bals[0]
+			got, ok, err := guardedReserve(ctx, tx, k, want, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				got.Reserved -= want
+				running[k] = got
+				preapplied, preWant = &k, want
+			}
+		}
 	}
-
-	// Claim the document lines. A key already present (committed before)
-	// is a repeat and reserves nothing.
-	toInsert := make([]*item, len(items))
-	for i := range items {
-		toInsert[i] = &items[i]
-	}
-	inserted, err := s.insertReservations(ctx, tx, toInsert)
-	if err != nil {
-		return nil, err
-	}
-	for i := range items {
-		items[i].fresh = inserted[items[i].key]
-	}
-	if err := s.checkRepeats(ctx, tx, items, results); err != nil {
-		return nil, err
+	if preapplied == nil {
+		for _, k := range bals {
+			b, _, err := balanceTx(ctx, tx, k.wh, k.sku)
+			if err != nil {
+				return nil, err
+			}
+			running[k] = b
+		}
 	}
 
 	// Decide request by request against the running balances.
@@ -191,34 +222,36 @@ func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]Reserv
 			return nil, errs.Wrap(err, errs.Internal, "withdraw reservation")
 		}
 	}
+	if preapplied != nil && total[*preapplied] != preWant {
+		// Everything fitted, so every request must have been granted.
+		return nil, errs.E(errs.Internal, "batch granted %d of %d units reserved up front", total[*preapplied], preWant)
+	}
 	if len(ledger) == 0 {
 		return results, nil
 	}
 
 	// Move the balances: one guarded update per (warehouse, SKU).
-	now := s.now()
 	var touched []string
 	for _, k := range bals {
 		q := total[k]
 		if q == 0 {
 			continue
 		}
-		var got Buckets
-		err := tx.QueryRow(ctx, `UPDATE inv_balances SET reserved = reserved + $1, updated_at = $2
-			WHERE warehouse_id = $3 AND sku_id = $4 AND on_hand - reserved >= $1
-			RETURNING on_hand, reserved, in_transit, defective`, q, now, k.wh, k.sku).
-			Scan(&got.OnHand, &got.Reserved, &got.InTransit, &got.Defective)
-		if isNoRows(err) {
+		touched = append(touched, k.sku)
+		if preapplied != nil {
+			continue
+		}
+		got, ok, err := guardedReserve(ctx, tx, k, q, now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			// The lock makes this unreachable; refuse rather than oversell.
 			return nil, errs.E(errs.Internal, "guarded reserve of %d of SKU %s in %s refused under lock", q, k.sku, k.wh)
-		}
-		if err != nil {
-			return nil, errs.Wrap(err, errs.Internal, "reserve stock")
 		}
 		if got != running[k] {
 			return nil, errs.E(errs.Internal, "balance of SKU %s in %s moved under lock: %+v, expected %+v", k.sku, k.wh, got, running[k])
 		}
-		touched = append(touched, k.sku)
 	}
 	if err := insertLedger(ctx, tx, now, ledger); err != nil {
 		return nil, err
@@ -318,4 +351,23 @@ func (s *Service) checkRepeats(ctx context.Context, tx store.Tx, items []item, r
 		}
 	}
 	return nil
+}
+
+// guardedReserve is the oversell guard: reserved grows by q only while
+// on_hand - reserved >= q holds on the row as it is now (on PostgreSQL the
+// update waits for a concurrent writer and re-checks the condition on the
+// row it committed). ok is false when the stock does not suffice.
+func guardedReserve(ctx context.Context, tx store.Tx, k balKey, q int64, now time.Time) (Buckets, bool, error) {
+	var got Buckets
+	err := tx.QueryRow(ctx, `UPDATE inv_balances SET reserved = reserved + $1, updated_at = $2
+		WHERE warehouse_id = $3 AND sku_id = $4 AND on_hand - reserved >= $1
+		RETURNING on_hand, reserved, in_transit, defective`, q, now, k.wh, k.sku).
+		Scan(&got.OnHand, &got.Reserved, &got.InTransit, &got.Defective)
+	if isNoRows(err) {
+		return got, false, nil
+	}
+	if err != nil {
+		return got, false, errs.Wrap(err, errs.Internal, "reserve stock")
+	}
+	return got, true, nil
 }

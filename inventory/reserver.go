@@ -19,6 +19,11 @@ type ReserverOptions struct {
 	// (default 1ms). It only waits while callers are known to be coming:
 	// a lone caller is served at once.
 	MaxWait time.Duration
+	// Executors is how many batches may be in flight at once (default 1).
+	// On a hot SKU more do not help: batches serialise on the balance row
+	// lock (PostgreSQL) or the single writer (SQLite), and splitting the
+	// callers among executors only makes each batch smaller.
+	Executors int
 }
 
 // Reserver applies concurrent reservation requests by group commit: it
@@ -31,6 +36,7 @@ type Reserver struct {
 	opts    ReserverOptions
 	ch      chan *pending
 	inside  atomic.Int64 // callers inside Reserve
+	held    atomic.Int64 // requests collected by executors, not yet answered
 	quit    chan struct{}
 	done    chan struct{}
 	closeMu sync.Once
@@ -53,8 +59,22 @@ func (s *Service) NewReserver(opts ReserverOptions) *Reserver {
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = time.Millisecond
 	}
+	if opts.Executors <= 0 {
+		opts.Executors = 1
+	}
 	r := &Reserver{s: s, opts: opts, ch: make(chan *pending, 4*opts.MaxBatch), quit: make(chan struct{}), done: make(chan struct{})}
-	go r.loop()
+	var wg sync.WaitGroup
+	for range opts.Executors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(r.done)
+	}()
 	return r
 }
 
@@ -89,17 +109,20 @@ func (r *Reserver) Close() {
 }
 
 func (r *Reserver) loop() {
-	defer close(r.done)
 	var carry []*pending
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	take := func(batch []*pending, p *pending) []*pending {
+		r.held.Add(1)
+		return append(batch, p)
+	}
 	for {
 		batch := carry
 		carry = nil
 		if len(batch) == 0 {
 			select {
 			case p := <-r.ch:
-				batch = append(batch, p)
+				batch = take(batch, p)
 			case <-r.quit:
 				r.drainClosed()
 				return
@@ -111,11 +134,13 @@ func (r *Reserver) loop() {
 		for len(batch) < r.opts.MaxBatch {
 			select {
 			case p := <-r.ch:
-				batch = append(batch, p)
+				batch = take(batch, p)
 				continue
 			default:
 			}
-			if int64(len(batch)) >= r.inside.Load() {
+			// Callers inside Reserve whose request no executor holds yet
+			// are on their way: wait for them, but not for the others.
+			if r.inside.Load()-r.held.Load() <= 0 {
 				break
 			}
 			if !waiting {
@@ -124,7 +149,7 @@ func (r *Reserver) loop() {
 			}
 			select {
 			case p := <-r.ch:
-				batch = append(batch, p)
+				batch = take(batch, p)
 			case <-timer.C:
 				waiting = false
 				break collect
@@ -134,6 +159,7 @@ func (r *Reserver) loop() {
 			<-timer.C
 		}
 		carry = r.apply(batch)
+		r.held.Add(-int64(len(batch) - len(carry)))
 	}
 }
 

@@ -22,8 +22,8 @@ func hotSKUScenario() bench.Scenario { return inventory.HotSKUScenario(openBench
 // file in env.DataDir, or a new schema in env.PostgresURL dropped afterwards.
 func openBenchDB(ctx context.Context, env bench.Env) (store.DB, func(), error) {
 	var (
-		db  store.DB
-		err error
+		db   store.DB
+		err  error
 		drop func()
 	)
 	switch env.Engine {
