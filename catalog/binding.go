@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"omnihub/auth"
 	"omnihub/errs"
 	"omnihub/store"
 )
@@ -67,6 +68,10 @@ func (s *Service) BindTx(ctx context.Context, tx store.Tx, in BindInput) (Bindin
 	if err != nil {
 		return Binding{}, errs.Wrap(err, errs.Internal, "bind listing")
 	}
+	if err := auth.AuditTx(ctx, tx, auth.Entry{Action: "bind", Resource: "listing_binding",
+		ResourceID: b.ShopID + "/" + b.PlatformItemID + "/" + b.PlatformSKUID, After: b}); err != nil {
+		return Binding{}, err
+	}
 	if err := s.onBound(ctx, tx, b); err != nil {
 		return Binding{}, err
 	}
@@ -92,7 +97,8 @@ func (s *Service) Unbind(ctx context.Context, shopID, platformItemID, platformSK
 		if n == 0 {
 			return errs.E(errs.NotFound, "no binding for shop %s item %s sku %q", shopID, platformItemID, platformSKUID)
 		}
-		return nil
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "unbind", Resource: "listing_binding",
+			ResourceID: shopID + "/" + platformItemID + "/" + platformSKUID})
 	})
 }
 

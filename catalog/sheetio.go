@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"omnihub/auth"
 	"omnihub/errs"
 	"omnihub/ids"
 	"omnihub/sheet"
@@ -111,7 +112,10 @@ func (s *Service) ImportRows(ctx context.Context, rows []sheet.Row) (ImportResul
 		if err := s.importTx(ctx, tx, parsed, products, has, &rep, &res); err != nil {
 			return err
 		}
-		return rep.Err()
+		if err := rep.Err(); err != nil {
+			return err
+		}
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "import", Resource: "product_sheet", ResourceID: ids.New(), After: res})
 	})
 	if err != nil && errs.CodeOf(err) == errs.Internal {
 		return ImportResult{}, errs.Wrap(err, errs.Internal, "import products")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"omnihub/auth"
 	"omnihub/errs"
 	"omnihub/ids"
 	"omnihub/store"
@@ -74,7 +75,10 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (Product, 
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO catalog_products (`+productCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
 			p.ID, p.Code, p.Name, p.Category, p.Brand, jsonText(p.Images), string(p.Status), now, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "create", Resource: "product", ResourceID: p.ID, After: p})
 	})
 	if store.IsUniqueViolation(err) {
 		return Product{}, errs.E(errs.Conflict, "product code %s is taken", in.Code).WithField("code", "already exists")
@@ -93,6 +97,10 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, in ProductInput)
 	}
 	var out Product
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		before, err := scanProduct(tx.QueryRow(ctx, `SELECT `+productCols+` FROM catalog_products WHERE id = $1`, id))
+		if err != nil {
+			return store.NotFoundIfNoRows(err, "product %s", id)
+		}
 		n, err := tx.Exec(ctx, `UPDATE catalog_products SET code=$1, name=$2, category=$3, brand=$4, images_json=$5, status=$6, updated_at=$7 WHERE id=$8`,
 			in.Code, in.Name, in.Category, in.Brand, jsonText(in.Images), string(in.Status), s.now(), id)
 		if err != nil {
@@ -102,7 +110,10 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, in ProductInput)
 			return errs.E(errs.NotFound, "product %s", id)
 		}
 		out, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productCols+` FROM catalog_products WHERE id = $1`, id))
-		return err
+		if err != nil {
+			return err
+		}
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "update", Resource: "product", ResourceID: id, Before: before, After: out})
 	})
 	if store.IsUniqueViolation(err) {
 		return Product{}, errs.E(errs.Conflict, "product code %s is taken", in.Code).WithField("code", "already exists")
@@ -200,7 +211,10 @@ func (s *Service) CreateSKU(ctx context.Context, in SKUInput) (SKU, error) {
 			skuArgs(k)...); err != nil {
 			return err
 		}
-		return writeComponentsTx(ctx, tx, k.ID, k.Components)
+		if err := writeComponentsTx(ctx, tx, k.ID, k.Components); err != nil {
+			return err
+		}
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "create", Resource: "sku", ResourceID: k.ID, After: k})
 	})
 	if err != nil {
 		return SKU{}, skuWriteErr(err, in, "create SKU")
@@ -222,6 +236,13 @@ func (s *Service) UpdateSKU(ctx context.Context, id string, in SKUInput) (SKU, e
 		if err != nil {
 			return store.NotFoundIfNoRows(err, "SKU %s", id)
 		}
+		if cur.Kind == Bundle {
+			comps, err := componentsOf(ctx, tx, []string{id})
+			if err != nil {
+				return err
+			}
+			cur.Components = comps[id] // for the audit log
+		}
 		if cur.Kind != in.Kind {
 			return errs.E(errs.Conflict, "SKU %s is a %s SKU; its kind cannot change (create a new SKU)", cur.Code, cur.Kind).
 				WithField("kind", "cannot change")
@@ -239,9 +260,11 @@ func (s *Service) UpdateSKU(ctx context.Context, id string, in SKUInput) (SKU, e
 			if _, err := tx.Exec(ctx, `DELETE FROM catalog_bundle_components WHERE bundle_id = $1`, id); err != nil {
 				return err
 			}
-			return writeComponentsTx(ctx, tx, id, out.Components)
+			if err := writeComponentsTx(ctx, tx, id, out.Components); err != nil {
+				return err
+			}
 		}
-		return nil
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "update", Resource: "sku", ResourceID: id, Before: cur, After: out})
 	})
 	if err != nil {
 		return SKU{}, skuWriteErr(err, in, "update SKU "+id)

@@ -21,6 +21,7 @@ import (
 	"omnihub/aftersales"
 	"omnihub/api"
 	"omnihub/auth"
+	"omnihub/catalog"
 	"omnihub/config"
 	"omnihub/errs"
 	"omnihub/jobs"
@@ -43,6 +44,7 @@ type App struct {
 	Auth       *auth.Service
 	Aftersales *aftersales.Service
 	Orders     *order.Service
+	Catalog    *catalog.Service
 }
 
 // Options tune what New builds.
@@ -112,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	})
 	a.wireAuth()
 	a.wireOrders()
+	a.wireCatalog()
 	a.wireAftersales(AftersalesDeps{}) // the lead fills Stock, Orders, Responder as those modules are wired
 	return a, nil
 }
