@@ -65,7 +65,20 @@ type batch struct {
 	events      []eventRow
 	phoneCounts map[string]int
 	mergeable   map[string]*Order // shop|buyer|address → first approved order of this batch
-	extraWrites []func(ctx context.Context, tx store.Tx) error
+	// siblings are approved orders already stored, by shop|buyer|address,
+	// prefetched for the whole batch (nil: look each order up).
+	siblings map[string][]sibling
+	touched  map[string]*Order // orders of this batch by id
+	// resolved caches SKU resolution within the transaction.
+	resolved map[string]string
+	// deferReserve collects reservations to make them in one call.
+	deferReserve bool
+	pending      []StockLine
+}
+
+type sibling struct {
+	id, group, warehouse string
+	paidAt               time.Time
 }
 
 type eventRow struct {
@@ -233,13 +246,23 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, b *batch, o *Order, ac
 		if s.opts.Resolver == nil {
 			l.SKUID = l.OuterCode
 		} else {
-			id, ok, err := s.opts.Resolver.ResolveTx(ctx, tx, o.ShopID, l.PlatformItemID, l.PlatformSKUID, l.OuterCode)
-			if err != nil {
-				return errs.Wrap(err, errs.CodeOf(err), "resolve SKU of order %s line %d", o.ID, l.LineNo)
+			ck := o.ShopID + "\x00" + l.PlatformItemID + "\x00" + l.PlatformSKUID + "\x00" + l.OuterCode
+			id, cached := b.resolved[ck]
+			if !cached {
+				var ok bool
+				var err error
+				id, ok, err = s.opts.Resolver.ResolveTx(ctx, tx, o.ShopID, l.PlatformItemID, l.PlatformSKUID, l.OuterCode)
+				if err != nil {
+					return errs.Wrap(err, errs.CodeOf(err), "resolve SKU of order %s line %d", o.ID, l.LineNo)
+				}
+				if !ok {
+					id = ""
+				}
+				if b.resolved != nil {
+					b.resolved[ck] = id
+				}
 			}
-			if ok {
-				l.SKUID = id
-			}
+			l.SKUID = id
 		}
 		if l.SKUID == "" {
 			unbound = append(unbound, l.PlatformSKUID)
@@ -460,7 +483,9 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 				sl = append(sl, StockLine{OrderID: o.ID, LineNo: l.LineNo, WarehouseID: wh[i], SKUID: l.SKUID, Qty: l.Quantity})
 			}
 		}
-		if err := s.opts.Stock.ReserveTx(ctx, tx, sl); err != nil {
+		if b.deferReserve {
+			b.pending = append(b.pending, sl...)
+		} else if err := s.opts.Stock.ReserveTx(ctx, tx, sl); err != nil {
 			if errs.Is(err, errs.Conflict) {
 				d := errs.MessageOf(err)
 				if f := errs.FieldsOf(err); f["sku_id"] != "" {
@@ -499,25 +524,51 @@ func (s *Service) merge(ctx context.Context, tx store.Tx, b *batch, o *Order, ac
 		b.event(o, "merge", "", "", actor, "merged with "+other.ID, o.MergeGroup)
 		return nil
 	}
+	if b.siblings != nil {
+		for _, sb := range b.siblings[k] {
+			if t, ok := b.touched[sb.id]; ok && t.Status != Approved {
+				continue
+			}
+			if sb.id == o.ID || sb.warehouse != o.WarehouseID || absDur(o.PaidAt.Sub(sb.paidAt)) > s.opts.MergeWindow {
+				continue
+			}
+			return s.joinStored(ctx, tx, b, o, sb.id, sb.group, actor, k)
+		}
+		b.mergeable[k] = o
+		return nil
+	}
 	var otherID, group string
 	err := tx.QueryRow(ctx, `SELECT id, merge_group FROM orders WHERE shop_id = $1 AND buyer_id = $2 AND address_key = $3 AND status = 'approved' AND id <> $4 AND warehouse_id = $5 AND paid_at >= $6 AND paid_at <= $7 ORDER BY paid_at LIMIT 1`,
 		o.ShopID, o.BuyerID, o.addressKey, o.ID, o.WarehouseID, o.PaidAt.Add(-s.opts.MergeWindow), o.PaidAt.Add(s.opts.MergeWindow)).Scan(&otherID, &group)
 	if err == nil {
-		if group == "" {
-			group = otherID
-			if _, err := tx.Exec(ctx, `UPDATE orders SET merge_group = $1, updated_at = $2 WHERE id = $3`, group, b.now, otherID); err != nil {
-				return errs.Wrap(err, errs.Internal, "merge order")
-			}
-			b.events = append(b.events, eventRow{orderID: otherID, Event: Event{ID: newID(), At: b.now, Kind: "merge", Actor: actor, Reason: "merged with " + o.ID, Detail: group}})
-		}
-		o.MergeGroup = group
-		b.event(o, "merge", "", "", actor, "merged with "+otherID, group)
-		return nil
+		return s.joinStored(ctx, tx, b, o, otherID, group, actor, k)
 	}
 	if !errors.Is(err, store.ErrNoRows) {
 		return errs.Wrap(err, errs.Internal, "find merge sibling")
 	}
 	b.mergeable[k] = o
+	return nil
+}
+
+// joinStored merges o into the group of a stored approved order.
+func (s *Service) joinStored(ctx context.Context, tx store.Tx, b *batch, o *Order, otherID, group, actor, k string) error {
+	if group == "" {
+		group = otherID
+		if t, ok := b.touched[otherID]; ok {
+			t.MergeGroup = group
+		} else if _, err := tx.Exec(ctx, `UPDATE orders SET merge_group = $1, updated_at = $2 WHERE id = $3`, group, b.now, otherID); err != nil {
+			return errs.Wrap(err, errs.Internal, "merge order")
+		}
+		b.events = append(b.events, eventRow{orderID: otherID, Event: Event{ID: newID(), At: b.now, Kind: "merge", Actor: actor, Reason: "merged with " + o.ID, Detail: group}})
+		// Later orders of this batch join the same group.
+		for i, sb := range b.siblings[k] {
+			if sb.id == otherID {
+				b.siblings[k][i].group = group
+			}
+		}
+	}
+	o.MergeGroup = group
+	b.event(o, "merge", "", "", actor, "merged with "+otherID, group)
 	return nil
 }
 

@@ -31,12 +31,14 @@ func (f *fakeStock) set(wh, sku string, n int64) {
 func (f *fakeStock) ReserveTx(_ context.Context, _ store.Tx, lines []StockLine) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(lines) > 0 && len(f.reserved[lines[0].OrderID]) > 0 {
-		return nil
-	}
 	need := map[string]int64{}
+	byOrder := map[string][]StockLine{}
 	for _, l := range lines {
+		if len(f.reserved[l.OrderID]) > 0 {
+			continue // idempotent per order
+		}
 		need[l.WarehouseID+"|"+l.SKUID] += l.Qty
+		byOrder[l.OrderID] = append(byOrder[l.OrderID], l)
 	}
 	for k, n := range need {
 		if f.avail[k] < n {
@@ -46,8 +48,8 @@ func (f *fakeStock) ReserveTx(_ context.Context, _ store.Tx, lines []StockLine) 
 	for k, n := range need {
 		f.avail[k] -= n
 	}
-	if len(lines) > 0 {
-		f.reserved[lines[0].OrderID] = lines
+	for id, ls := range byOrder {
+		f.reserved[id] = ls
 	}
 	return nil
 }

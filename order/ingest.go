@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -102,20 +103,31 @@ func (s *Service) IngestBatch(ctx context.Context, shopID string, in []channel.O
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		// The callback may be retried: start from clean results each time.
-		for _, ps := range byPID {
-			for _, p := range ps {
-				results[p.idx] = IngestResult{PlatformOrderID: p.in.PlatformOrderID}
+	run := func(deferReserve bool) error {
+		return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			// The callback may be retried: start from clean results each time.
+			for _, ps := range byPID {
+				for _, p := range ps {
+					results[p.idx] = IngestResult{PlatformOrderID: p.in.PlatformOrderID}
+				}
 			}
-		}
-		return s.ingestTx(ctx, tx, rs, shopID, pids, byPID, results)
-	})
+			return s.ingestTx(ctx, tx, rs, shopID, pids, byPID, results, deferReserve)
+		})
+	}
+	// Reservations of the whole batch go to inventory in one call; if stock
+	// is short somewhere the batch is redone reserving order by order, so
+	// that only the orders that cannot be served are held.
+	err = run(len(pids) > 1)
+	if errors.Is(err, errBatchShort) {
+		err = run(false)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
 }
+
+var errBatchShort = errors.New("order: batch reservation short")
 
 func prepare(o channel.Order) (prepared, error) {
 	if err := validate(o); err != nil {
@@ -220,9 +232,10 @@ func bulkPlaceholders(e store.Engine, start, n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID string, pids []string, byPID map[string][]prepared, results []IngestResult) error {
+func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID string, pids []string, byPID map[string][]prepared, results []IngestResult, deferReserve bool) error {
 	now := s.now()
-	b := &batch{now: now, rs: rs, phoneCounts: map[string]int{}, mergeable: map[string]*Order{}}
+	b := &batch{now: now, rs: rs, phoneCounts: map[string]int{}, mergeable: map[string]*Order{},
+		touched: map[string]*Order{}, resolved: map[string]string{}, deferReserve: deferReserve && s.opts.Stock != nil}
 
 	existing := map[string]existingRow{}
 	for start := 0; start < len(pids); start += chunkRows {
@@ -262,6 +275,9 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		}
 	}
 	if err := s.loadPhoneCounts(ctx, tx, phoneSet, cutoff, b.phoneCounts); err != nil {
+		return err
+	}
+	if err := s.loadSiblings(ctx, tx, b, shopID, pids, byPID); err != nil {
 		return err
 	}
 	for _, e := range existing {
@@ -329,6 +345,15 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 			}
 		}
 		writes = append(writes, o)
+		b.touched[o.ID] = o
+	}
+	if len(b.pending) > 0 {
+		if err := s.opts.Stock.ReserveTx(ctx, tx, b.pending); err != nil {
+			if errs.Is(err, errs.Conflict) {
+				return errBatchShort
+			}
+			return errs.Wrap(err, errs.CodeOf(err), "reserve stock")
+		}
 	}
 	byID := make(map[string]*Order, len(writes))
 	for _, o := range writes {
@@ -355,6 +380,57 @@ func newer(t1 time.Time, h1 string, t2 time.Time, h2 string) bool {
 		return t1.After(t2)
 	}
 	return h1 > h2
+}
+
+// loadSiblings prefetches the stored approved orders the batch's orders
+// could be merged with (same shop and buyer).
+func (s *Service) loadSiblings(ctx context.Context, tx store.Tx, b *batch, shopID string, pids []string, byPID map[string][]prepared) error {
+	b.siblings = map[string][]sibling{}
+	if s.opts.MergeWindow < 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	var buyers []string
+	for _, pid := range pids {
+		ps := byPID[pid]
+		if id := ps[len(ps)-1].in.BuyerID; id != "" && !set[id] {
+			set[id] = true
+			buyers = append(buyers, id)
+		}
+	}
+	for start := 0; start < len(buyers); start += chunkRows {
+		chunk := buyers[start:min(start+chunkRows, len(buyers))]
+		args := []any{shopID}
+		for _, x := range chunk {
+			args = append(args, x)
+		}
+		e := tx.Engine()
+		rows, err := tx.Query(ctx, `SELECT id, merge_group, buyer_id, address_key, warehouse_id, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(e, 1, 1)+
+			` AND status = 'approved' AND buyer_id IN (`+bulkPlaceholders(e, 2, len(chunk))+`) ORDER BY paid_at`, args...)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "load merge candidates")
+		}
+		for rows.Next() {
+			var sb sibling
+			var buyer, addr string
+			var paid *time.Time
+			if err := rows.Scan(&sb.id, &sb.group, &buyer, &addr, &sb.warehouse, &paid); err != nil {
+				rows.Close()
+				return errs.Wrap(err, errs.Internal, "load merge candidates")
+			}
+			if paid == nil {
+				continue
+			}
+			sb.paidAt = *paid
+			k := shopID + "|" + buyer + "|" + addr
+			b.siblings[k] = append(b.siblings[k], sb)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Wrap(err, errs.Internal, "load merge candidates")
+		}
+	}
+	return nil
 }
 
 func (s *Service) loadPhoneCounts(ctx context.Context, tx store.Tx, set map[string]bool, cutoff time.Time, into map[string]int) error {

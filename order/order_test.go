@@ -498,3 +498,28 @@ func TestInvalidDeliveriesRejected(t *testing.T) {
 		}
 	})
 }
+
+func TestBatchShortageFallsBackPerOrder(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newEnv(t, db)
+		e.stock.set("WH1", "SKU-A", 2)
+		var batch []channel.Order
+		for i := 0; i < 4; i++ {
+			batch = append(batch, mk(fmt.Sprintf("Q%d", i), t0))
+		}
+		res, err := e.svc.IngestBatch(context.Background(), "shop", batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Status
+		for _, r := range res {
+			got = append(got, r.Status)
+		}
+		if fmt.Sprint(got) != fmt.Sprint([]Status{Approved, Approved, Held, Held}) {
+			t.Fatalf("statuses %v", got)
+		}
+		if n, _ := e.stock.Available(context.Background(), "WH1", "SKU-A"); n != 0 {
+			t.Fatalf("available = %d", n)
+		}
+	})
+}
