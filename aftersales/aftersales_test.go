@@ -458,3 +458,34 @@ func TestInsufficientStockForExchangeKeepsCaseRequested(t *testing.T) {
 		}
 	})
 }
+
+func TestConcurrentDeliveriesMakeOneCase(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.orders.add("T11", false, aftersales.OrderLineRef{SKUID: "SKU-L", Qty: 1, Paid: 100})
+		r := refund("R11", "T11", channel.RefundOnly, channel.RefundRequested, 100, t0)
+		const n = 4
+		errc := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := e.svc.Apply(ctx, shop, r)
+				errc <- err
+			}()
+		}
+		for range n {
+			if err := <-errc; err != nil {
+				t.Fatalf("concurrent delivery: %v", err)
+			}
+		}
+		list, _, err := e.svc.List(ctx, aftersales.Filter{PlatformOrderID: "T11"})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("cases = %d, %v; want 1", len(list), err)
+		}
+		got := mc(t)(e.svc.Get(ctx, list[0].ID))
+		if len(got.History) != 1 {
+			t.Fatalf("history = %q, want one create", actions(got))
+		}
+	})
+}

@@ -61,8 +61,10 @@ func (w *RespondWorker) Work(ctx context.Context, job *river.Job[RespondArgs]) e
 
 func (w *RespondWorker) record(ctx context.Context, caseID string, a Action, note string) error {
 	return w.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		// Lock the case like every step does, so history numbering
+		// cannot race a person's action.
 		var st State
-		if err := tx.QueryRow(ctx, `SELECT state FROM aftersales_cases WHERE id = $1`, caseID).Scan(&st); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT state FROM aftersales_cases WHERE id = $1`+forUpdate(tx), caseID).Scan(&st); err != nil {
 			return store.NotFoundIfNoRows(err, "after-sales case %s not found", caseID)
 		}
 		return addEventTx(ctx, tx, caseID, Event{At: store.UTC(timeNow()), Actor: ActorPlatform, Action: a, From: st, To: st, Note: note})
