@@ -93,6 +93,11 @@ func TestFollowACaseThroughTheAPI(t *testing.T) {
 			})
 		}
 		aftersalesapi.Register(srv, svc, aftersalesapi.Options{Actor: func(r *http.Request) string { return r.Header.Get("X-User") }})
+		doc := srv.OpenAPI()
+		b, err := json.Marshal(doc)
+		if err != nil || !strings.Contains(string(b), "/api/v1/aftersales/cases/{id}/qc") || !strings.Contains(string(b), "new_sku_id") {
+			t.Fatalf("OpenAPI document lacks the after-sales routes or schemas (%v)", err)
+		}
 		ts := httptest.NewServer(srv.Handler())
 		defer ts.Close()
 		c := client{t: t, url: ts.URL + "/api/v1/aftersales"}
