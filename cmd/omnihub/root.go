@@ -51,6 +51,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.userCmd(), c.tokenCmd(),
 		c.aftersalesCmd(),
 		c.ordersCmd(), c.exceptionsCmd(),
+		c.catalogCmd(),
 	)
 	return root
 }
