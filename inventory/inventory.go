@@ -102,6 +102,12 @@ func (s *Service) SetBundles(b BundleResolver) {
 	s.opts.Bundles = b
 }
 
+// SetOnMarked installs the push-mark hook after construction (the app wires
+// the sync engine after inventory). Set it before serving.
+func (s *Service) SetOnMarked(fn func(ctx context.Context, tx store.Tx, shopIDs []string) error) {
+	s.opts.OnMarked = fn
+}
+
 // DB is the database the service works on.
 func (s *Service) DB() store.DB { return s.db }
 

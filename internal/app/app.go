@@ -24,6 +24,7 @@ import (
 	"omnihub/catalog"
 	"omnihub/config"
 	"omnihub/errs"
+	"omnihub/inventory"
 	"omnihub/jobs"
 	"omnihub/order"
 	"omnihub/store"
@@ -45,6 +46,7 @@ type App struct {
 	Aftersales *aftersales.Service
 	Orders     *order.Service
 	Catalog    *catalog.Service
+	Inventory  *inventory.Service
 }
 
 // Options tune what New builds.
@@ -115,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.wireAuth()
 	a.wireOrders()
 	a.wireCatalog()
+	a.wireInventory()
 	a.wireAftersales(AftersalesDeps{}) // the lead fills Stock, Orders, Responder as those modules are wired
 	return a, nil
 }

@@ -1,0 +1,18 @@
+package app
+
+import "omnihub/inventory"
+
+// wireInventory builds the inventory service and its routes. Bundles expand
+// through the catalog when it is wired; orders reserve through this service
+// (ConnectOrders). The sync engine installs its push hook with
+// a.Inventory.SetOnMarked when it is wired.
+func (a *App) wireInventory() {
+	a.Inventory = inventory.New(a.DB, inventory.Options{})
+	if a.Catalog != nil {
+		a.Inventory.SetBundles(CatalogBundles(a.Catalog))
+	}
+	a.Inventory.Routes(a.API)
+	if a.Orders != nil {
+		a.ConnectOrders(a.Inventory, nil)
+	}
+}
