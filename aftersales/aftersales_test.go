@@ -489,3 +489,25 @@ func TestConcurrentDeliveriesMakeOneCase(t *testing.T) {
 		}
 	})
 }
+
+func TestOverlappingCasesFlagTheOrderOnce(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.orders.add("T12", true,
+			aftersales.OrderLineRef{SKUID: "SKU-M", Qty: 1, Paid: 100},
+			aftersales.OrderLineRef{SKUID: "SKU-N", Qty: 1, Paid: 100})
+		a := refund("R12a", "T12", channel.ReturnRefund, channel.RefundRequested, 100, t0)
+		a.PlatformLineID = "T12-1"
+		b := refund("R12b", "T12", channel.ReturnRefund, channel.RefundRequested, 100, t0)
+		b.PlatformLineID = "T12-2"
+		ca := mc(t)(e.svc.Apply(ctx, shop, a))
+		cb := mc(t)(e.svc.Apply(ctx, shop, b))
+		wantCalls(t, "order", e.orders.Calls(), "refunding O-T12")
+		mc(t)(e.svc.Refuse(ctx, ca.ID, "alice", "used"))
+		wantCalls(t, "order", e.orders.Calls(), "refunding O-T12") // b still open
+		mc(t)(e.svc.Cancel(ctx, cb.ID, "alice", "withdrawn"))
+		wantCalls(t, "order", e.orders.Calls(), "refunding O-T12", "clear_refunding O-T12")
+	})
+}

@@ -3,6 +3,7 @@ package aftersales
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/riverqueue/river"
@@ -106,12 +107,18 @@ func (s *Service) effects(ctx context.Context, tx store.Tx, c *Case, a Action, t
 	return nil
 }
 
+// markRefunding flags the order when its first open case appears, and
+// clearRefunding unflags it when its last open case ends, so the order
+// module sees one refunding period however many cases overlap.
 func (s *Service) markRefunding(ctx context.Context, tx store.Tx, c *Case) error {
 	if c.OrderID == "" {
 		return nil
 	}
 	o, err := s.orders()
 	if err != nil {
+		return err
+	}
+	if n, err := otherOpenCases(ctx, tx, c); err != nil || n > 0 {
 		return err
 	}
 	return o.MarkRefundingTx(ctx, tx, c.OrderID)
@@ -125,7 +132,26 @@ func (s *Service) clearRefunding(ctx context.Context, tx store.Tx, c *Case) erro
 	if err != nil {
 		return err
 	}
+	if n, err := otherOpenCases(ctx, tx, c); err != nil || n > 0 {
+		return err
+	}
 	return o.ClearRefundingTx(ctx, tx, c.OrderID)
+}
+
+// otherOpenCases counts the order's open cases besides c.
+func otherOpenCases(ctx context.Context, tx store.Tx, c *Case) (int64, error) {
+	args := []any{c.OrderID, c.ID}
+	var ph []string
+	for _, st := range States {
+		if st.Open() {
+			args = append(args, string(st))
+			ph = append(ph, "$"+strconv.Itoa(len(args)))
+		}
+	}
+	var n int64
+	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM aftersales_cases WHERE order_id = $1 AND id <> $2 AND state IN (`+
+		strings.Join(ph, ",")+`)`, args...).Scan(&n)
+	return n, errs.Wrap(err, errs.Internal, "count open cases of order")
 }
 
 func (s *Service) warehouseFor(c *Case) (string, error) {
