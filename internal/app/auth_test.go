@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,12 @@ func TestRouterWalk(t *testing.T) {
 		case rt.Public:
 			t.Errorf("%s is public but neither exempt nor a signed platform push (use api.PublicSigned)", key)
 			continue
+		}
+		if rt.Permission != "" && !auth.ValidPermission(rt.Permission) {
+			t.Errorf("%s requires malformed permission %q (want resource.action, lower case)", key, rt.Permission)
+		}
+		if rt.Permission != "" && !slices.Contains(auth.KnownPermissions(), rt.Permission) {
+			t.Logf("%s requires %q, which is not in auth.KnownPermissions (typo? else auth.RegisterPermissions)", key, rt.Permission)
 		}
 		guarded = append(guarded, rt)
 		if rec := send(rt, ""); rec.Code != http.StatusUnauthorized {
