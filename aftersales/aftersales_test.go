@@ -511,3 +511,38 @@ func TestOverlappingCasesFlagTheOrderOnce(t *testing.T) {
 		wantCalls(t, "order", e.orders.Calls(), "refunding O-T12", "clear_refunding O-T12")
 	})
 }
+
+func TestCheckFindsBrokenInvariants(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.orders.add("T13", true, aftersales.OrderLineRef{SKUID: "SKU-O", Qty: 2, Paid: 100})
+		c := mc(t)(e.svc.Apply(ctx, shop, refund("R13", "T13", channel.ReturnRefund, channel.RefundRequested, 100, t0)))
+		mc(t)(e.svc.Approve(ctx, c.ID, "alice", ""))
+		mc(t)(e.svc.Receive(ctx, c.ID, "wh", ""))
+		mc(t)(e.svc.QC(ctx, c.ID, "wh", []aftersales.QCInput{{Line: 1, Result: aftersales.Good}, {Line: 1, Result: aftersales.Good}}))
+		if v, err := e.svc.Check(ctx); err != nil || len(v) != 0 {
+			t.Fatalf("consistent data: %+v, %v", v, err)
+		}
+		for _, q := range []string{
+			`UPDATE aftersales_cases SET state = 'restocked', refunded_amount = 5 WHERE id = $1`,
+			`DELETE FROM aftersales_qc WHERE case_id = $1 AND unit_no = 2`,
+		} {
+			if _, err := db.Exec(ctx, q, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := e.svc.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := map[string]bool{}
+		for _, x := range v {
+			rules[x.Rule] = x.CaseID == c.ID
+		}
+		if len(v) != 3 || !rules["history"] || !rules["qc"] || !rules["refunded"] {
+			t.Fatalf("violations = %+v", v)
+		}
+	})
+}
