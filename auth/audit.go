@@ -92,7 +92,7 @@ type AuditRecord struct {
 type AuditFilter struct {
 	Resource   string
 	ResourceID string
-	Actor      string
+	Actor      string // exact, or a user name: also that user's token actions
 	Cursor     string
 	Limit      int
 	Oldest     bool
@@ -117,7 +117,11 @@ func ListAudit(ctx context.Context, q store.Querier, f AuditFilter) ([]AuditReco
 		add("resource_id = ?", f.ResourceID)
 	}
 	if f.Actor != "" {
-		add("actor = ?", f.Actor)
+		// A user's actions through its API tokens are recorded as
+		// "name (token omh_…)"; filtering by the name finds those too.
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Actor)
+		args = append(args, f.Actor, esc+" (token %")
+		where = append(where, "(actor = $"+itoa(len(args)-1)+" OR actor LIKE $"+itoa(len(args))+` ESCAPE '\')`)
 	}
 	if f.Cursor != "" {
 		if f.Oldest {

@@ -292,6 +292,9 @@ func TestTokensAndSessions(t *testing.T) {
 		if len(tokRows) != 2 {
 			t.Fatalf("filter by resource = %d rows", len(tokRows))
 		}
+		if r, _, _ := ListAudit(ctx, db, AuditFilter{Actor: "alice"}); len(r) != 2 {
+			t.Fatalf("actor filter = %d rows, want alice's 2 logins", len(r))
+		}
 		if r, _, _ := ListAudit(ctx, db, AuditFilter{Actor: "' OR 1=1 --"}); len(r) != 0 {
 			t.Fatalf("SQL-looking actor filter matched %d rows", len(r))
 		}
@@ -414,6 +417,12 @@ func TestMiddlewareAndHostileInput(t *testing.T) {
 	rows, _, _ = ListAudit(ctx, db, AuditFilter{Resource: "route:POST /probe/unaudited/{id}"})
 	if len(rows) != 1 || rows[0].ResourceID != "/probe/unaudited/42" || rows[0].Actor != "olga (token "+opTok[:12]+")" {
 		t.Fatalf("fallback audit rows = %+v", rows)
+	}
+	if byUser, _, _ := ListAudit(ctx, db, AuditFilter{Actor: "olga"}); len(byUser) != 2 {
+		t.Fatalf("actor=olga finds %d rows, want her 2 token actions", len(byUser))
+	}
+	if byWild, _, _ := ListAudit(ctx, db, AuditFilter{Actor: "ol_a"}); len(byWild) != 0 {
+		t.Fatalf("actor filter treats _ as a wildcard: %d rows", len(byWild))
 	}
 
 	// Console session: cookie + CSRF header for unsafe methods.
