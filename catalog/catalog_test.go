@@ -3,6 +3,9 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"omnihub/catalog"
@@ -331,4 +334,68 @@ func TestBindingsResolve(t *testing.T) {
 			t.Fatalf("binding survived the caller's rollback: %+v", bs)
 		}
 	})
+}
+
+// Many order ingestions may resolve the same new listing at once: exactly
+// one binding results, every caller gets the same SKU and the hook runs once.
+func TestConcurrentAutoBind(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		ctx := context.Background()
+		var hooks atomic.Int64
+		c := catalog.New(db, catalog.Options{OnBound: func(context.Context, store.Tx, string, string, string) error {
+			hooks.Add(1)
+			return nil
+		}})
+		k := mustSKU(t, c, catalog.SKUInput{Code: "HOT", Name: "hot"})
+		var wg sync.WaitGroup
+		errc := make(chan error, 16)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, ok, err := c.Resolve(ctx, "shop", "item", "sku", "HOT")
+				if err == nil && (!ok || id != k.ID) {
+					err = fmt.Errorf("resolved to %q %v", id, ok)
+				}
+				errc <- err
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if bs, _ := c.BindingsForShop(ctx, "shop", "", "", 0); len(bs) != 1 {
+			t.Fatalf("bindings %+v", bs)
+		}
+		// A transaction that lost the race may retry and run the hook again,
+		// but only committed hooks matter; at least one ran.
+		if hooks.Load() < 1 {
+			t.Fatal("OnBound never ran")
+		}
+	})
+}
+
+func TestAuditAndSearch(t *testing.T) {
+	db := storetest.OpenSQLite(t, jobs.Config{})
+	ctx := context.Background()
+	c := catalog.New(db, catalog.Options{})
+	k := mustSKU(t, c, catalog.SKUInput{Code: "Tee-01", Name: "Cotton Tee"})
+	if _, err := c.UpdateSKU(ctx, k.ID, catalog.SKUInput{Code: "Tee-01", Name: "Cotton Tee v2"}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE resource = 'sku' AND resource_id = $1`, k.ID).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("audit rows %d %v", n, err)
+	}
+	for _, q := range []string{"tee-", "COTTON", "v2"} {
+		if got, err := c.ListSKUs(ctx, catalog.SKUFilter{Query: q}); err != nil || len(got) != 1 {
+			t.Errorf("search %q: %v %d", q, err, len(got))
+		}
+	}
+	if got, _ := c.ListSKUs(ctx, catalog.SKUFilter{Query: "%"}); len(got) != 0 {
+		t.Errorf("%% is not a wildcard: %d", len(got))
+	}
 }

@@ -484,8 +484,9 @@ func (s *Service) ListSKUs(ctx context.Context, f SKUFilter) ([]SKU, error) {
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.Query != "" {
-		q := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Query)
-		where = append(where, `(code LIKE `+arg(q+"%")+` ESCAPE '\' OR name LIKE `+arg("%"+q+"%")+` ESCAPE '\')`)
+		// LOWER on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's is not.
+		q := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Query))
+		where = append(where, `(LOWER(code) LIKE `+arg(q+"%")+` ESCAPE '\' OR LOWER(name) LIKE `+arg("%"+q+"%")+` ESCAPE '\')`)
 	}
 	if f.ProductID != "" {
 		where = append(where, "product_id = "+arg(f.ProductID))

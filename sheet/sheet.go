@@ -474,6 +474,12 @@ func xlsxRecords(data []byte) (func(yield func(record) bool), error) {
 		num := 0
 		for rows.Next() {
 			num++
+			if num > MaxRows+1 {
+				// Row numbers come from the file: a tiny sheet can claim row
+				// 1,048,576 and make the iterator walk every empty row before it.
+				yield(record{num, nil, fmt.Errorf("the sheet is longer than %d rows", MaxRows+1)})
+				return
+			}
 			cells, err := rows.Columns(excelize.Options{RawCellValue: true})
 			if err != nil {
 				yield(record{num, nil, fmt.Errorf("unreadable row: %v", err)})
