@@ -41,6 +41,35 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash string
+	// hashSlots bounds concurrent argon2id runs: each takes Hash.Memory, so
+	// a burst of logins cannot exhaust the machine's memory.
+	hashSlots chan struct{}
+}
+
+// withHashSlot runs fn holding one of the argon2id slots.
+func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return errs.Wrap(ctx.Err(), errs.Unavailable, "busy checking passwords")
+	}
+	defer func() { <-s.hashSlots }()
+	fn()
+	return nil
+}
+
+func (s *Service) hash(ctx context.Context, pw string) (h string, err error) {
+	if serr := s.withHashSlot(ctx, func() { h, err = HashPassword(pw, s.opts.Hash) }); serr != nil {
+		return "", serr
+	}
+	return h, err
+}
+
+func (s *Service) verify(ctx context.Context, pw, encoded string) (ok bool, err error) {
+	if serr := s.withHashSlot(ctx, func() { ok, err = VerifyPassword(pw, encoded) }); serr != nil {
+		return false, serr
+	}
+	return ok, err
 }
 
 // NewService returns a Service over db.
@@ -74,7 +103,7 @@ func NewService(db store.DB, opts Options) *Service {
 		lim = rate.Inf
 	}
 	return &Service{
-		db: db, opts: opts, log: opts.Logger,
+		db: db, opts: opts, log: opts.Logger, hashSlots: make(chan struct{}, 4),
 		rate:  newLimiters(lim, opts.TokenBurst),
 		login: newLimiters(rate.Every(opts.LoginEvery), opts.LoginBurst),
 	}
@@ -147,7 +176,7 @@ func (s *Service) CreateUser(ctx context.Context, name string, role Role, passwo
 	} else if err := checkPasswordPolicy(password); err != nil {
 		return User{}, "", err
 	}
-	hash, err := HashPassword(password, s.opts.Hash)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, "", err
 	}
@@ -214,7 +243,7 @@ func (s *Service) UpdateUser(ctx context.Context, idOrName string, c UserChange)
 			return User{}, err
 		}
 		var err error
-		if hash, err = HashPassword(*c.Password, s.opts.Hash); err != nil {
+		if hash, err = s.hash(ctx, *c.Password); err != nil {
 			return User{}, err
 		}
 	}
@@ -440,10 +469,10 @@ func (s *Service) Login(ctx context.Context, name, password string) (Session, er
 		// Spend the same work as a real check, so response time does not
 		// reveal which user names exist.
 		s.dummyOnce.Do(func() { s.dummyHash, _ = HashPassword("not a password", s.opts.Hash) })
-		_, _ = VerifyPassword(password, s.dummyHash)
+		_, _ = s.verify(ctx, password, s.dummyHash)
 		return Session{}, errBadCredentials
 	}
-	ok, err := VerifyPassword(password, hash)
+	ok, err := s.verify(ctx, password, hash)
 	if err != nil {
 		return Session{}, err
 	}
