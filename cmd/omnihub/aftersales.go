@@ -17,9 +17,10 @@ import (
 	"omnihub/internal/app"
 )
 
-// withAftersales opens the app and runs fn with the after-sales service.
+// withAftersales opens the app (migrating first, like the user commands, so
+// a fresh data directory works) and runs fn with the after-sales service.
 func (c *cli) withAftersales(cmd *cobra.Command, fn func(ctx context.Context, s *aftersales.Service) error) error {
-	a, err := c.openApp(cmd.Context(), cmd, app.Options{})
+	a, err := c.openApp(cmd.Context(), cmd, app.Options{Migrate: true})
 	if err != nil {
 		return err
 	}
