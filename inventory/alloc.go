@@ -380,6 +380,10 @@ func (s *Service) loadInputs(ctx context.Context, tx store.Tx, shopID string, ta
 	need := map[string]bool{}
 	for _, k := range targets {
 		cs, isBundle, err := s.opts.Bundles.ComponentsTx(ctx, tx, k)
+		if errs.Is(err, errs.NotFound) {
+			// Stock of a SKU the catalog does not know (yet): a simple SKU.
+			cs, isBundle, err = nil, false, nil
+		}
 		if err != nil {
 			return nil, errs.Wrap(err, errs.Internal, "resolve bundle %s", k)
 		}

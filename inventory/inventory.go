@@ -72,6 +72,9 @@ type Options struct {
 	// OnMarked is called inside the transaction that marked shops' SKUs as
 	// needing a stock push (the sync engine enqueues a coalesced push job).
 	OnMarked func(ctx context.Context, tx store.Tx, shopIDs []string) error
+	// SKUByCode resolves a SKU code (商家编码) to its id for sheet imports
+	// (the catalog implements it; nil: sheets must give sku_id).
+	SKUByCode func(ctx context.Context, code string) (skuID string, ok bool, err error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -106,6 +109,11 @@ func (s *Service) SetBundles(b BundleResolver) {
 // the sync engine after inventory). Set it before serving.
 func (s *Service) SetOnMarked(fn func(ctx context.Context, tx store.Tx, shopIDs []string) error) {
 	s.opts.OnMarked = fn
+}
+
+// SetSKUByCode installs the SKU code resolver used by sheet imports.
+func (s *Service) SetSKUByCode(fn func(ctx context.Context, code string) (string, bool, error)) {
+	s.opts.SKUByCode = fn
 }
 
 // DB is the database the service works on.

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"omnihub/errs"
 	"omnihub/inventory"
+	"omnihub/sheet"
 	"omnihub/store"
 	"omnihub/store/storetest"
 )
@@ -561,5 +563,46 @@ func TestCheckFindsTampering(t *testing.T) {
 		if !kinds["negative/available"] || !kinds["reserved_mismatch/reserved"] {
 			t.Fatalf("oversell and reservation drift not reported: %+v", rep.Violations)
 		}
+	})
+}
+
+func TestStockSheetImportExport(t *testing.T) {
+	bundles := fakeBundles{"KIT": {{SKUID: "A", Qty: 2}}}
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		f := newFixture(t, db, bundles)
+		ctx := f.ctx
+		w, _ := f.svc.Warehouse(ctx, f.wh)
+		f.receive("A", 3)
+		bad := "warehouse,sku_id,on_hand\n" + w.Code + ",A,10\nNOPE,B,1\n" + w.Code + ",C,-1\n" + w.Code + ",A,4\n"
+		_, err := f.svc.ImportStock(ctx, strings.NewReader(bad), sheet.CSV, "t1")
+		rep, ok := sheet.ReportOf(err)
+		if !ok || !errs.Is(err, errs.Invalid) {
+			t.Fatalf("bad sheet: %v", err)
+		}
+		if got := rep.Rows(); len(got) != 3 || got[0] != 3 || got[1] != 4 || got[2] != 5 {
+			t.Fatalf("bad rows reported %v: %v", got, rep.Errors)
+		}
+		if b := f.balance(f.wh, "A"); b.OnHand != 3 {
+			t.Fatalf("rejected sheet wrote stock: %+v", b)
+		}
+		if _, err := f.svc.ImportStock(ctx, strings.NewReader("warehouse,sku_id,on_hand\n"+w.Code+",KIT,1\n"), sheet.CSV, "t2"); err == nil {
+			t.Fatal("stock of a bundle imported")
+		}
+		res, err := f.svc.ImportStock(ctx, strings.NewReader("仓库,sku_id,数量\n"+w.Code+",A,10\n"+w.Code+",B,7\n"), sheet.CSV, "t3")
+		if err != nil || res.Rows != 2 || res.Changed != 2 {
+			t.Fatalf("import: %+v %v", res, err)
+		}
+		if a, b := f.balance(f.wh, "A"), f.balance(f.wh, "B"); a.OnHand != 10 || b.OnHand != 7 {
+			t.Fatalf("after import A %+v B %+v", a, b)
+		}
+		if err := f.svc.Receive(ctx, inventory.DocRef{Type: "t", ID: "x"}, f.wh, "KIT", 1); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("receiving a bundle: %v", err)
+		}
+		var buf strings.Builder
+		n, err := f.svc.ExportStock(ctx, &buf, sheet.CSV)
+		if err != nil || n != 2 || !strings.Contains(buf.String(), w.Code+",A,,10,0,10,0,0") {
+			t.Fatalf("export %d %v:\n%s", n, err, buf.String())
+		}
+		f.mustCheck()
 	})
 }

@@ -96,6 +96,25 @@ func (s *Service) moveRefused(ctx context.Context, tx store.Tx, m move) error {
 	return e
 }
 
+// requireStockable refuses stock of a bundle, which has none of its own
+// (its components do); an SKU the catalog does not know is refused by the
+// resolver with not found.
+func (s *Service) requireStockable(ctx context.Context, tx store.Tx, skuID string) error {
+	if skuID == "" {
+		return errs.WithField("sku_id", "is required")
+	}
+	_, isBundle, err := s.opts.Bundles.ComponentsTx(ctx, tx, skuID)
+	if err != nil {
+		return err
+	}
+	if isBundle {
+		e := errs.E(errs.Invalid, "%s is a bundle: it has no stock of its own; stock its components", skuID)
+		e.Fields = map[string]string{"sku_id": "is a bundle"}
+		return e
+	}
+	return nil
+}
+
 func balanceTx(ctx context.Context, tx store.Tx, warehouseID, skuID string) (Buckets, bool, error) {
 	var b Buckets
 	err := tx.QueryRow(ctx, `SELECT on_hand, reserved, in_transit, defective FROM inv_balances WHERE warehouse_id = $1 AND sku_id = $2`+forUpdate(tx),
@@ -302,8 +321,8 @@ func (s *Service) ReceiveTx(ctx context.Context, tx store.Tx, doc DocRef, wareho
 	if err := positive("qty", qty); err != nil {
 		return err
 	}
-	if skuID == "" {
-		return errs.WithField("sku_id", "is required")
+	if err := s.requireStockable(ctx, tx, skuID); err != nil {
+		return err
 	}
 	wid, err := requireWarehouse(ctx, tx, warehouse)
 	if err != nil {
@@ -336,6 +355,9 @@ func (s *Service) AdjustTx(ctx context.Context, tx store.Tx, a Adjustment) error
 	}
 	if (a.Delta == nil) == (a.Counted == nil) {
 		return errs.E(errs.Invalid, "give either delta or counted")
+	}
+	if err := s.requireStockable(ctx, tx, a.SKUID); err != nil {
+		return err
 	}
 	wid, err := requireWarehouse(ctx, tx, a.WarehouseID)
 	if err != nil {
@@ -599,6 +621,9 @@ func (s *Service) TransferOutTx(ctx context.Context, tx store.Tx, from, to strin
 	for i, l := range lines {
 		if l.SKUID == "" {
 			return Transfer{}, errs.WithField("lines", "every line needs a sku_id")
+		}
+		if err := s.requireStockable(ctx, tx, l.SKUID); err != nil {
+			return Transfer{}, err
 		}
 		if err := positive("qty", l.Qty); err != nil {
 			return Transfer{}, err

@@ -286,6 +286,9 @@ func (s *Service) expand(ctx context.Context, tx store.Tx, req int, lines []Rese
 		cs, ok := cache[l.SKUID]
 		if !ok {
 			c, isBundle, err := s.opts.Bundles.ComponentsTx(ctx, tx, l.SKUID)
+			if c := errs.CodeOf(err); c == errs.NotFound || c == errs.Invalid {
+				return nil, err // this request's SKU is unknown: its own answer
+			}
 			if err != nil {
 				return nil, errs.Wrap(err, errs.Internal, "resolve bundle %s", l.SKUID)
 			}

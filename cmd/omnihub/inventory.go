@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"omnihub/bench"
 	"omnihub/errs"
 	"omnihub/ids"
+	"omnihub/internal/app"
 	"omnihub/inventory"
+	"omnihub/sheet"
 	"omnihub/store"
 	"omnihub/store/postgres"
 	"omnihub/store/sqlite"
@@ -53,4 +62,306 @@ func openBenchDB(ctx context.Context, env bench.Env) (store.DB, func(), error) {
 		return nil, nil, fmt.Errorf("migrate bench database: %w", err)
 	}
 	return db, release, nil
+}
+
+// withInventory opens the app and runs fn with the inventory service.
+func (c *cli) withInventory(cmd *cobra.Command, fn func(ctx context.Context, s *inventory.Service) error) error {
+	a, err := c.openApp(cmd.Context(), cmd, app.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(cmd.Context(), a.Inventory)
+}
+
+// parseDoc reads "type:id" or "type:id:line".
+func parseDoc(s, defType string) (inventory.DocRef, error) {
+	d := inventory.DocRef{Type: defType, ID: ids.New()}
+	if s == "" {
+		return d, nil
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return d, errs.WithField("doc", "must be TYPE:ID or TYPE:ID:LINE")
+	}
+	d.Type, d.ID = parts[0], parts[1]
+	if len(parts) == 3 {
+		n, err := strconv.Atoi(parts[2])
+		if err != nil || n < 0 {
+			return d, errs.WithField("doc", "line must be a whole number")
+		}
+		d.Line = n
+	}
+	return d, nil
+}
+
+func (c *cli) stockCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stock",
+		Short: "Warehouses and stock: receive, adjust (stocktake), transfer, show, import and export sheets",
+	}
+	var doc string
+	docFlag := func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&doc, "doc", "", "document the change belongs to, TYPE:ID[:LINE] (default: a new id)")
+	}
+
+	whCmd := &cobra.Command{Use: "warehouse", Short: "Add or list warehouses"}
+	whCmd.AddCommand(&cobra.Command{
+		Use: "add CODE [NAME]", Short: "Add a warehouse", Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				w, err := s.CreateWarehouse(ctx, args[0], name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "warehouse %s (%s) id %s\n", w.Code, w.Name, w.ID)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use: "list", Short: "List warehouses", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				ws, err := s.Warehouses(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CODE\tNAME\tID")
+				for _, w := range ws {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", w.Code, w.Name, w.ID)
+				}
+				return tw.Flush()
+			})
+		},
+	})
+
+	var wh, skuArg, sku, from, to string
+	// resolve turns --sku (a code or an id) into the SKU id.
+	resolve := func(ctx context.Context, s *inventory.Service) error {
+		var err error
+		sku, err = s.ResolveSKU(ctx, skuArg)
+		return err
+	}
+	var qty int64
+	receive := &cobra.Command{
+		Use: "receive", Short: "Put stock on hand (--warehouse, --sku, --qty)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := parseDoc(doc, "receipt")
+			if err != nil {
+				return err
+			}
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				if err := resolve(ctx, s); err != nil {
+					return err
+				}
+				if err := s.Receive(ctx, d, wh, sku, qty); err != nil {
+					return err
+				}
+				return printBalance(cmd, ctx, s, wh, sku)
+			})
+		},
+	}
+	var delta, counted int64
+	adjust := &cobra.Command{
+		Use: "adjust", Short: "Adjust on hand by --delta, or set it to --counted (stocktake)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := parseDoc(doc, "adjustment")
+			if err != nil {
+				return err
+			}
+			a := inventory.Adjustment{Doc: d, WarehouseID: wh}
+			if cmd.Flags().Changed("delta") {
+				a.Delta = &delta
+			}
+			if cmd.Flags().Changed("counted") {
+				a.Counted = &counted
+			}
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				if err := resolve(ctx, s); err != nil {
+					return err
+				}
+				a.SKUID = sku
+				if err := s.Adjust(ctx, a); err != nil {
+					return err
+				}
+				return printBalance(cmd, ctx, s, wh, sku)
+			})
+		},
+	}
+	adjust.Flags().Int64Var(&delta, "delta", 0, "units to add (negative to remove)")
+	adjust.Flags().Int64Var(&counted, "counted", 0, "units counted on hand")
+	transfer := &cobra.Command{
+		Use: "transfer", Short: "Ship --qty of --sku from --from to --to (in transit until transfer-in)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				if err := resolve(ctx, s); err != nil {
+					return err
+				}
+				t, err := s.TransferOut(ctx, from, to, []inventory.TransferLine{{SKUID: sku, Qty: qty}}, "")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "transfer %s in transit; receive it with: omnihub stock transfer-in %s\n", t.ID, t.ID)
+				return nil
+			})
+		},
+	}
+	transfer.Flags().StringVar(&from, "from", "", "source warehouse (id or code)")
+	transfer.Flags().StringVar(&to, "to", "", "destination warehouse (id or code)")
+	transferIn := &cobra.Command{
+		Use: "transfer-in ID", Short: "Receive a transfer at its destination", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				if err := s.TransferIn(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "transfer %s received\n", args[0])
+				return nil
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use: "show", Short: "Show balances (optionally of --warehouse and/or --sku)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				if err := resolve(ctx, s); err != nil {
+					return err
+				}
+				q := inventory.BalanceQuery{SKUID: sku, Limit: 1000}
+				ws, err := s.Warehouses(ctx)
+				if err != nil {
+					return err
+				}
+				code := map[string]string{}
+				for _, w := range ws {
+					code[w.ID] = w.Code
+				}
+				if wh != "" {
+					w, err := s.Warehouse(ctx, wh)
+					if err != nil {
+						return err
+					}
+					q.WarehouseID = w.ID
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "WAREHOUSE\tSKU\tON HAND\tRESERVED\tAVAILABLE\tIN TRANSIT\tDEFECTIVE\t")
+				for {
+					bs, next, err := s.Balances(ctx, q)
+					if err != nil {
+						return err
+					}
+					for _, b := range bs {
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", code[b.WarehouseID], b.SKUID, b.OnHand, b.Reserved, b.Available, b.InTransit, b.Defective)
+					}
+					if next == "" {
+						break
+					}
+					q.Cursor = next
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	for _, sub := range []*cobra.Command{receive, adjust, transfer, show} {
+		sub.Flags().StringVar(&skuArg, "sku", "", "SKU code (商家编码) or id")
+		if sub != transfer {
+			sub.Flags().StringVar(&wh, "warehouse", "", "warehouse (id or code)")
+		}
+		if sub == receive || sub == transfer {
+			sub.Flags().Int64Var(&qty, "qty", 0, "quantity")
+		}
+	}
+	docFlag(receive)
+	docFlag(adjust)
+
+	var format string
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import a stock sheet (.xlsx or .csv): set on hand per (warehouse, SKU); nothing is written if any row is bad",
+		Long: "Columns: warehouse (code or id), sku_id or sku_code (商家编码), on_hand (the counted quantity).\n" +
+			"Each row is a stocktake of that (warehouse, SKU). Every row is validated first; if any is bad,\n" +
+			"every problem is printed (row, column, reason), nothing is written and the exit status is 2.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := sheetFormat(args[0], format)
+			if err != nil {
+				return err
+			}
+			file, err := os.Open(args[0])
+			if err != nil {
+				return errs.Wrap(err, errs.Invalid, "open %s", args[0])
+			}
+			defer file.Close()
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				res, err := s.ImportStock(ctx, file, f, filepath.Base(args[0]))
+				if rep, ok := sheet.ReportOf(err); ok {
+					w := cmd.ErrOrStderr()
+					fmt.Fprintf(w, "%s: rejected, nothing imported; %d problem(s) in %d row(s):\n", args[0], len(rep.Errors), len(rep.Rows()))
+					for _, e := range rep.Errors {
+						fmt.Fprintf(w, "  %s\n", e)
+					}
+					return errs.E(errs.Invalid, "fix the rows above and import again")
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "imported %d rows; %d changed on hand\n", res.Rows, res.Changed)
+				return nil
+			})
+		},
+	}
+	imp.Flags().StringVar(&format, "format", "", "xlsx or csv (default: from the file extension)")
+	exp := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Export every balance as a stock sheet (.xlsx or .csv; FILE - writes CSV to stdout)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, f := args[0], sheet.CSV
+			if name != "-" || format != "" {
+				var err error
+				if f, err = sheetFormat(name, format); err != nil {
+					return err
+				}
+			}
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				var buf bytes.Buffer
+				n, err := s.ExportStock(ctx, &buf, f)
+				if err != nil {
+					return err
+				}
+				if name == "-" {
+					_, err = io.Copy(cmd.OutOrStdout(), &buf)
+					return err
+				}
+				if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+					return errs.Wrap(err, errs.Unavailable, "write %s", name)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d balances to %s\n", n, name)
+				return nil
+			})
+		},
+	}
+	exp.Flags().StringVar(&format, "format", "", "xlsx or csv (default: from the file extension)")
+
+	cmd.AddCommand(whCmd, receive, adjust, transfer, transferIn, show, imp, exp)
+	return cmd
+}
+
+func printBalance(cmd *cobra.Command, ctx context.Context, s *inventory.Service, wh, sku string) error {
+	w, err := s.Warehouse(ctx, wh)
+	if err != nil {
+		return err
+	}
+	b, err := s.Balance(ctx, w.ID, sku)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: on hand %d, reserved %d, available %d, in transit %d, defective %d\n",
+		w.Code, sku, b.OnHand, b.Reserved, b.Available, b.InTransit, b.Defective)
+	return nil
 }

@@ -52,6 +52,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.aftersalesCmd(),
 		c.ordersCmd(), c.exceptionsCmd(),
 		c.catalogCmd(),
+		c.stockCmd(), c.checkCmd(),
 	)
 	return root
 }
