@@ -16,6 +16,7 @@ package catalog
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"omnihub/store"
@@ -153,6 +154,8 @@ type Options struct {
 type Service struct {
 	db   store.DB
 	opts Options
+	// simple remembers SKU ids known to be simple (see ComponentsTx).
+	simple sync.Map
 }
 
 // New returns the catalog service over db.

@@ -536,19 +536,49 @@ func (s *Service) ListSKUs(ctx context.Context, f SKUFilter) ([]SKU, error) {
 // ComponentsTx returns the components of skuID when it is a bundle
 // (isBundle false and no components for a simple SKU). An unknown SKU is a
 // NotFound error: inventory must not guess what it is reserving.
+//
+// Inventory calls it for every stock change, so it costs one query, and
+// none for a SKU already seen to be simple: a SKU's kind never changes and
+// SKUs are never deleted, so that answer can be remembered once committed.
 func (s *Service) ComponentsTx(ctx context.Context, tx store.Tx, skuID string) ([]Component, bool, error) {
-	var kind string
-	if err := tx.QueryRow(ctx, `SELECT kind FROM catalog_skus WHERE id = $1`, skuID).Scan(&kind); err != nil {
-		return nil, false, store.NotFoundIfNoRows(err, "SKU %s", skuID)
-	}
-	if Kind(kind) != Bundle {
+	if _, simple := s.simple.Load(skuID); simple {
 		return nil, false, nil
 	}
-	comps, err := componentsOf(ctx, tx, []string{skuID})
+	rows, err := tx.Query(ctx, `SELECT s.kind, c.component_id, c.qty FROM catalog_skus s
+		LEFT JOIN catalog_bundle_components c ON c.bundle_id = s.id WHERE s.id = $1 ORDER BY c.component_id`, skuID)
 	if err != nil {
-		return nil, true, errs.Wrap(err, errs.Internal, "components of %s", skuID)
+		return nil, false, errs.Wrap(err, errs.Internal, "components of %s", skuID)
 	}
-	return comps[skuID], true, nil
+	defer rows.Close()
+	var (
+		kind  string
+		found bool
+		comps []Component
+	)
+	for rows.Next() {
+		var (
+			compID *string
+			qty    *int64
+		)
+		if err := rows.Scan(&kind, &compID, &qty); err != nil {
+			return nil, false, errs.Wrap(err, errs.Internal, "components of %s", skuID)
+		}
+		found = true
+		if compID != nil && qty != nil {
+			comps = append(comps, Component{SKUID: *compID, Qty: *qty})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, errs.Wrap(err, errs.Internal, "components of %s", skuID)
+	}
+	if !found {
+		return nil, false, errs.E(errs.NotFound, "SKU %s", skuID)
+	}
+	if Kind(kind) != Bundle {
+		tx.AfterCommit(func() { s.simple.Store(skuID, true) })
+		return nil, false, nil
+	}
+	return comps, true, nil
 }
 
 // BundlesContainingTx lists the ids of the bundles that have skuID as a
