@@ -54,6 +54,8 @@ func (s *Service) Routes(srv *api.Server) {
 		Summary: "Get a SKU by id", Response: SKU{}}, s.httpGetSKU)
 	srv.HandleOp(api.Op{Method: "GET", Path: "/api/v1/catalog/skus/by-code/{code}", Permission: PermRead, Tags: tags,
 		Summary: "Get a SKU by its code (商家编码)", Response: SKU{}}, s.httpGetSKUByCode)
+	srv.HandleOp(api.Op{Method: "GET", Path: "/api/v1/catalog/skus/by-barcode/{barcode}", Permission: PermRead, Tags: tags,
+		Summary: "Get a SKU by its barcode (scanning)", Response: SKU{}}, s.httpGetSKUByBarcode)
 	srv.HandleOp(api.Op{Method: "PUT", Path: "/api/v1/catalog/skus/{id}", Permission: PermWrite, Tags: tags,
 		Summary: "Replace a SKU's fields", Description: "The kind of a SKU cannot change.",
 		Request: SKUInput{}, Response: SKU{}}, s.httpUpdateSKU)
@@ -175,6 +177,14 @@ func (s *Service) httpGetSKU(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) httpGetSKUByCode(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.SKUByCode(r.Context(), r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, k)
+}
+
+func (s *Service) httpGetSKUByBarcode(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.SKUByBarcode(r.Context(), r.PathValue("barcode"))
 	if err != nil {
 		return err
 	}

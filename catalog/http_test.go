@@ -87,6 +87,10 @@ func TestHTTP(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("by code: %d", res.StatusCode)
 	}
+	res, _ = call(t, ts, "GET", "/api/v1/catalog/skus/by-barcode/000", "catalog.read", "", nil)
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("by unknown barcode: %d", res.StatusCode)
+	}
 	res, body = call(t, ts, "POST", "/api/v1/catalog/skus", rw, "application/json",
 		strings.NewReader(`{"code":"KIT","name":"kit","kind":"bundle","components":[{"sku_id":"`+k.ID+`","qty":2}]}`))
 	if res.StatusCode != http.StatusCreated {
