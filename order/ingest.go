@@ -117,9 +117,20 @@ func (s *Service) IngestBatch(ctx context.Context, shopID string, in []channel.O
 	// Reservations of the whole batch go to inventory in one call; if stock
 	// is short somewhere the batch is redone reserving order by order, so
 	// that only the orders that cannot be served are held.
-	err = run(len(pids) > 1)
-	if errors.Is(err, errBatchShort) {
-		err = run(false)
+	deferReserve := len(pids) > 1
+	for attempt := 0; ; attempt++ {
+		err = run(deferReserve)
+		switch {
+		case errors.Is(err, errBatchShort):
+			deferReserve = false
+			continue
+		case store.IsUniqueViolation(err) && attempt < 3:
+			// Another transaction created one of these orders since we
+			// looked (PostgreSQL, concurrent deliveries): redo the batch,
+			// which now sees it as stored.
+			continue
+		}
+		break
 	}
 	if err != nil {
 		return nil, err
@@ -536,9 +547,10 @@ func (s *Service) applyNew(ctx context.Context, tx store.Tx, b *batch, o *Order,
 		t := o.PlatformModifiedAt
 		o.PaidAt = &t
 	}
-	if err := s.transition(ctx, tx, b, o, Paid, "platform", "paid"); err != nil {
-		return err
-	}
+	// First seen paid: one event for creation and payment.
+	b.events = b.events[:len(b.events)-1]
+	o.Status = Paid
+	b.event(o, "transition", "", Paid, "platform", "created paid", "")
 	return s.audit(ctx, tx, b, o, "system")
 }
 

@@ -293,7 +293,7 @@ func TestIllegalTransitions(t *testing.T) {
 				path = append(path, string(ev.To))
 			}
 		}
-		if strings.Join(path, ">") != "pending_payment>paid>approved>allocated>picking>packed>shipped" {
+		if strings.Join(path, ">") != "paid>approved>allocated>picking>packed>shipped" {
 			t.Fatalf("history %v", path)
 		}
 	})
