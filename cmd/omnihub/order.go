@@ -187,6 +187,10 @@ func ingestScenario() bench.Scenario {
 	return order.IngestScenario(openOrderBenchDB, orderBenchDeps)
 }
 
+// ingestCoreScenario is "omnihub bench ingest-core": the same mix with
+// in-memory stock, to separate the order module's cost from inventory's.
+func ingestCoreScenario() bench.Scenario { return order.IngestScenario(openOrderBenchDB, nil) }
+
 // orderBenchDeps creates the mix's SKUs in the catalog (their codes are the
 // orders' outer codes, so lines auto-bind), one warehouse with plenty of
 // each, and returns the real inventory and catalog to the order service.
