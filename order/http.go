@@ -51,6 +51,8 @@ func (s *Service) Register(srv *api.Server, opts HTTPOptions) {
 	srv.Handle("DELETE /api/v1/order-rules/{id}", PermWrite, h.deleteRule)
 	srv.Handle("POST /api/v1/order-rules/dry-run", PermRead, h.dryRun)
 	srv.Handle("POST /api/v1/order-blacklist", PermWrite, h.blacklist)
+	srv.Handle("GET /api/v1/order-blacklist", PermPII, h.listBlacklist)
+	srv.Handle("DELETE /api/v1/order-blacklist/{id}", PermWrite, h.unblacklist)
 }
 
 func (h *handlers) out(r *http.Request, o Order) Order {
@@ -276,4 +278,21 @@ func (h *handlers) blacklist(w http.ResponseWriter, r *http.Request) error {
 	}
 	saved.Value = MaskPhone(saved.Value)
 	return api.WriteJSON(w, http.StatusCreated, saved)
+}
+
+func (h *handlers) listBlacklist(w http.ResponseWriter, r *http.Request) error {
+	l, err := h.s.Blacklist(r.Context())
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, map[string]any{"items": l})
+}
+
+func (h *handlers) unblacklist(w http.ResponseWriter, r *http.Request) error {
+	actor, _ := h.caller(r)
+	if err := h.s.RemoveBlacklist(r.Context(), r.PathValue("id"), actor); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -82,6 +82,21 @@ func TestHTTP(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"value":true`) {
 		t.Fatalf("dry run: %d %s", code, body)
 	}
+	code, body = do("POST", "/api/v1/order-blacklist", `{"kind":"phone","value":"139 0000 1111","note":"fraud"}`, false)
+	var bl BlacklistEntry
+	_ = json.Unmarshal([]byte(body), &bl)
+	if code != 201 || strings.Contains(body, "13900001111") || bl.ID == "" {
+		t.Fatalf("blacklist: %d %s", code, body)
+	}
+	if r := e.ingest(t, "shop", mk("BL", t0, func(o *channel.Order) { o.Receiver.Phone = "13900001111" })); r.Status != Held {
+		t.Fatalf("blacklisted phone passed: %+v", r)
+	}
+	if code, body = do("GET", "/api/v1/order-blacklist", "", false); code != 200 || !strings.Contains(body, "13900001111") {
+		t.Fatalf("list blacklist: %d %s", code, body)
+	}
+	if code, body = do("DELETE", "/api/v1/order-blacklist/"+bl.ID, "", false); code != 204 {
+		t.Fatalf("unblacklist: %d %s", code, body)
+	}
 	code, body = do("GET", "/api/v1/order-rules", "", false)
 	if code != 200 || !strings.Contains(body, "phone_frequency") {
 		t.Fatalf("rules: %d %s", code, body)

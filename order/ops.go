@@ -583,3 +583,39 @@ func (s *Service) AddBlacklist(ctx context.Context, e BlacklistEntry, actor stri
 	}
 	return e, err
 }
+
+// Blacklist lists the blocked phones, receiver names and buyers.
+func (s *Service) Blacklist(ctx context.Context) ([]BlacklistEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, kind, value, note, created_at FROM order_blacklist ORDER BY kind, value`)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "list blacklist")
+	}
+	defer rows.Close()
+	out := []BlacklistEntry{}
+	for rows.Next() {
+		var e BlacklistEntry
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Value, &e.Note, &e.CreatedAt); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "list blacklist")
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RemoveBlacklist unblocks an entry.
+func (s *Service) RemoveBlacklist(ctx context.Context, id, actor string) error {
+	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.Exec(ctx, `DELETE FROM order_blacklist WHERE id = $1`, id)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "unblacklist")
+		}
+		if n == 0 {
+			return errs.E(errs.NotFound, "blacklist entry %s not found", id)
+		}
+		return auditLog(ctx, tx, s.now(), actor, "order_blacklist.remove", "order_blacklist", id, map[string]string{"id": id}, nil)
+	})
+	if err == nil {
+		s.invalidateRules()
+	}
+	return err
+}
