@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"net/http"
+	"sync"
+	"time"
 
 	"omnihub/auth"
+	"omnihub/catalog"
 	"omnihub/inventory"
 	"omnihub/order"
 	"omnihub/store"
@@ -22,15 +25,19 @@ func (a *App) wireOrders() {
 }
 
 // ConnectOrders gives the order module the shared inventory service and the
-// catalog's SKU resolver (catalog.Service satisfies order.SKUResolver). Set
+// catalog (SKU resolution, weights and kinds for courier rules). Also set
 // catalog's OnBound hook to a.OrdersOnBound so that binding a platform SKU
-// releases the orders waiting for it.
-func (a *App) ConnectOrders(inv *inventory.Service, resolver order.SKUResolver) {
+// releases the orders waiting for it:
+//
+//	a.ConnectOrders(a.Inventory, a.Catalog)
+//	a.Catalog.SetOnBound(a.OrdersOnBound)
+func (a *App) ConnectOrders(inv *inventory.Service, cat *catalog.Service) {
 	if inv != nil {
 		a.Orders.SetStock(OrderStock(inv))
 	}
-	if resolver != nil {
-		a.Orders.SetResolver(resolver)
+	if cat != nil {
+		a.Orders.SetResolver(cat)
+		a.Orders.SetSKUInfo(OrderSKUInfo(cat))
 	}
 }
 
@@ -65,4 +72,42 @@ func (s orderStock) ShipTx(ctx context.Context, tx store.Tx, orderID string) err
 
 func (s orderStock) Available(ctx context.Context, warehouseID, skuID string) (int64, error) {
 	return s.inv.Available(ctx, warehouseID, skuID)
+}
+
+// OrderSKUInfo gives courier and split rules the catalog's weight and kind
+// of a SKU (Type is the "type" attribute, else the kind; Presale is the
+// "presale" attribute = "true"). Lookups are cached for a minute: rules run
+// on every paid order.
+func OrderSKUInfo(cat *catalog.Service) order.SKUInfoFunc {
+	type entry struct {
+		info order.SKUInfo
+		ok   bool
+		at   time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]entry{}
+	return func(ctx context.Context, skuID string) (order.SKUInfo, bool) {
+		mu.Lock()
+		e, hit := cache[skuID]
+		mu.Unlock()
+		if hit && time.Since(e.at) < time.Minute {
+			return e.info, e.ok
+		}
+		s, err := cat.GetSKU(ctx, skuID)
+		e = entry{at: time.Now(), ok: err == nil}
+		if err == nil {
+			t := s.Attributes["type"]
+			if t == "" {
+				t = string(s.Kind)
+			}
+			e.info = order.SKUInfo{WeightGrams: s.WeightG, Type: t, Presale: s.Attributes["presale"] == "true"}
+		}
+		mu.Lock()
+		if len(cache) > 100_000 {
+			cache = map[string]entry{}
+		}
+		cache[skuID] = e
+		mu.Unlock()
+		return e.info, e.ok
+	}
 }
