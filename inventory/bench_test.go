@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"omnihub/bench"
 	"omnihub/inventory"
 	"omnihub/jobs"
 	"omnihub/store"
@@ -60,4 +61,20 @@ func benchHot(b *testing.B, db store.DB) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
 	batches, reqs := r.Stats()
 	b.ReportMetric(float64(reqs)/float64(max(1, batches)), "req/batch")
+}
+
+// BenchmarkHotSKUScenario runs the "omnihub bench hot-sku" scenario (short)
+// on SQLite, for profiling it with -cpuprofile.
+func BenchmarkHotSKUScenario(b *testing.B) {
+	for range b.N {
+		sc := inventory.HotSKUScenario(func(ctx context.Context, env bench.Env) (store.DB, func(), error) {
+			return storetest.OpenSQLite(b, jobs.Config{}), func() {}, nil
+		})
+		res, err := bench.Run(context.Background(), sc, bench.Env{Engine: "sqlite", Short: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.Figures["reservations_per_s"], "reservations/s")
+		b.ReportMetric(res.Figures["cpu_us_per_reservation"], "cpu-µs/reservation")
+	}
 }
