@@ -2,13 +2,13 @@ package inventory_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"omnihub/bench"
+	"omnihub/ids"
 	"omnihub/inventory"
 	"omnihub/jobs"
 	"omnihub/store"
@@ -41,17 +41,17 @@ func benchHot(b *testing.B, db store.DB) {
 	batch, _ := strconv.Atoi(os.Getenv("INV_BATCH"))
 	par, _ := strconv.Atoi(os.Getenv("INV_PAR"))
 	if par == 0 {
-		par = 100
+		par = 200 // × GOMAXPROCS: twice MaxBatch, so a batch gathers while one commits
 	}
 	r := svc.NewReserver(inventory.ReserverOptions{MaxBatch: batch})
 	defer r.Close()
 	var seq atomic.Int64
-	b.SetParallelism(par) // × GOMAXPROCS callers
+	b.SetParallelism(par)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := seq.Add(1)
-			if err := r.Reserve(ctx, []inventory.ReserveLine{{Doc: inventory.DocRef{Type: "o", ID: fmt.Sprint(n), Line: 1}, WarehouseID: wh.ID, SKUID: "HOT", Qty: 1}}); err != nil {
+			seq.Add(1)
+			if err := r.Reserve(ctx, []inventory.ReserveLine{{Doc: inventory.DocRef{Type: "order", ID: ids.New(), Line: 1}, WarehouseID: wh.ID, SKUID: "HOT", Qty: 1}}); err != nil {
 				b.Error(err)
 				return
 			}
