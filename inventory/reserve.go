@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"time"
 
 	"omnihub/errs"
@@ -155,12 +156,12 @@ func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]Reserv
 		}
 	}
 	if preapplied == nil {
+		locked, err := lockBalances(ctx, tx, bals)
+		if err != nil {
+			return nil, err
+		}
 		for _, k := range bals {
-			b, _, err := balanceTx(ctx, tx, k.wh, k.sku)
-			if err != nil {
-				return nil, err
-			}
-			running[k] = b
+			running[k] = locked[k] // zero when the SKU was never stocked there
 		}
 	}
 
@@ -230,27 +231,30 @@ func (s *Service) reserveBatch(ctx context.Context, tx store.Tx, reqs [][]Reserv
 		return results, nil
 	}
 
-	// Move the balances: one guarded update per (warehouse, SKU).
+	// Move the balances: one guarded update per (warehouse, SKU), all in
+	// one statement; each row is re-checked against the decision.
 	var touched []string
+	moves := map[balKey]int64{}
 	for _, k := range bals {
-		q := total[k]
-		if q == 0 {
-			continue
+		if q := total[k]; q > 0 {
+			touched = append(touched, k.sku)
+			moves[k] = q
 		}
-		touched = append(touched, k.sku)
-		if preapplied != nil {
-			continue
-		}
-		got, ok, err := guardedReserve(ctx, tx, k, q, now)
+	}
+	if preapplied == nil && len(moves) > 0 {
+		got, err := guardedReserveMany(ctx, tx, moves, now)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			// The lock makes this unreachable; refuse rather than oversell.
-			return nil, errs.E(errs.Internal, "guarded reserve of %d of SKU %s in %s refused under lock", q, k.sku, k.wh)
-		}
-		if got != running[k] {
-			return nil, errs.E(errs.Internal, "balance of SKU %s in %s moved under lock: %+v, expected %+v", k.sku, k.wh, got, running[k])
+		for k := range moves {
+			g, ok := got[k]
+			if !ok {
+				// The lock makes this unreachable; refuse rather than oversell.
+				return nil, errs.E(errs.Internal, "guarded reserve of %d of SKU %s in %s refused under lock", moves[k], k.sku, k.wh)
+			}
+			if g != running[k] {
+				return nil, errs.E(errs.Internal, "balance of SKU %s in %s moved under lock: %+v, expected %+v", k.sku, k.wh, g, running[k])
+			}
 		}
 	}
 	if err := insertLedger(ctx, tx, now, ledger); err != nil {
@@ -373,4 +377,120 @@ func guardedReserve(ctx context.Context, tx store.Tx, k balKey, q int64, now tim
 		return got, false, errs.Wrap(err, errs.Internal, "reserve stock")
 	}
 	return got, true, nil
+}
+
+// lockBalances reads (and on PostgreSQL locks, in key order) the balances
+// of the keys in one statement; keys without a row are absent.
+func lockBalances(ctx context.Context, tx store.Tx, keys []balKey) (map[balKey]Buckets, error) {
+	out := make(map[balKey]Buckets, len(keys))
+	if len(keys) == 1 {
+		b, ok, err := balanceTx(ctx, tx, keys[0].wh, keys[0].sku)
+		if ok {
+			out[keys[0]] = b
+		}
+		return out, err
+	}
+	whs, skus := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		whs[i], skus[i] = k.wh, k.sku
+	}
+	var rows store.Rows
+	var err error
+	if tx.Engine() == store.Postgres {
+		rows, err = tx.Query(ctx, `SELECT b.warehouse_id, b.sku_id, b.on_hand, b.reserved, b.in_transit, b.defective
+			FROM inv_balances b JOIN unnest($1::text[], $2::text[]) AS v(w, s) ON b.warehouse_id = v.w AND b.sku_id = v.s
+			ORDER BY b.warehouse_id, b.sku_id FOR UPDATE OF b`, whs, skus)
+	} else {
+		rows, err = tx.Query(ctx, `SELECT warehouse_id, sku_id, on_hand, reserved, in_transit, defective FROM inv_balances
+			WHERE (warehouse_id, sku_id) IN (SELECT value->>0, value->>1 FROM json_each(?))`, pairsJSON(keys, nil))
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "lock balances")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k balKey
+		var b Buckets
+		if err := rows.Scan(&k.wh, &k.sku, &b.OnHand, &b.Reserved, &b.InTransit, &b.Defective); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "scan balance")
+		}
+		out[k] = b
+	}
+	return out, errs.Wrap(rows.Err(), errs.Internal, "lock balances")
+}
+
+// guardedReserveMany is guardedReserve for several balances in one
+// statement; a key missing from the result was refused by its guard.
+func guardedReserveMany(ctx context.Context, tx store.Tx, moves map[balKey]int64, now time.Time) (map[balKey]Buckets, error) {
+	if len(moves) == 1 {
+		for k, q := range moves {
+			b, ok, err := guardedReserve(ctx, tx, k, q, now)
+			out := map[balKey]Buckets{}
+			if ok {
+				out[k] = b
+			}
+			return out, err
+		}
+	}
+	keys := make([]balKey, 0, len(moves))
+	for k := range moves {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].wh != keys[j].wh {
+			return keys[i].wh < keys[j].wh
+		}
+		return keys[i].sku < keys[j].sku
+	})
+	var rows store.Rows
+	var err error
+	if tx.Engine() == store.Postgres {
+		whs, skus, qs := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+		for i, k := range keys {
+			whs[i], skus[i], qs[i] = k.wh, k.sku, moves[k]
+		}
+		rows, err = tx.Query(ctx, `UPDATE inv_balances b SET reserved = b.reserved + v.q, updated_at = $4
+			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(w, s, q)
+			WHERE b.warehouse_id = v.w AND b.sku_id = v.s AND b.on_hand - b.reserved >= v.q
+			RETURNING b.warehouse_id, b.sku_id, b.on_hand, b.reserved, b.in_transit, b.defective`, whs, skus, qs, now)
+	} else {
+		rows, err = tx.Query(ctx, `UPDATE inv_balances SET reserved = reserved + v.q, updated_at = ?1
+			FROM (SELECT value->>0 AS w, value->>1 AS s, value->>2 AS q FROM json_each(?2)) AS v
+			WHERE inv_balances.warehouse_id = v.w AND inv_balances.sku_id = v.s AND inv_balances.on_hand - inv_balances.reserved >= v.q
+			RETURNING warehouse_id, sku_id, on_hand, reserved, in_transit, defective`, now, pairsJSON(keys, moves))
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "reserve stock")
+	}
+	defer rows.Close()
+	out := make(map[balKey]Buckets, len(keys))
+	for rows.Next() {
+		var k balKey
+		var b Buckets
+		if err := rows.Scan(&k.wh, &k.sku, &b.OnHand, &b.Reserved, &b.InTransit, &b.Defective); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "scan balance")
+		}
+		out[k] = b
+	}
+	return out, errs.Wrap(rows.Err(), errs.Internal, "reserve stock")
+}
+
+// pairsJSON encodes keys as [[warehouse, sku(, qty)], …] for json_each.
+func pairsJSON(keys []balKey, qty map[balKey]int64) string {
+	b := []byte{'['}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendJSONString(b, k.wh)
+		b = append(b, ',')
+		b = appendJSONString(b, k.sku)
+		if qty != nil {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, qty[k], 10)
+		}
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
 }
