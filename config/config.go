@@ -33,6 +33,8 @@ type Config struct {
 	// rest (OMNIHUB_SECRET_KEY, base64, takes precedence). Generated in
 	// DataDir on first start when neither is given.
 	SecretKeyFile string `yaml:"secret_key_file"`
+	// Alerts says where sync alerts go.
+	Alerts Alerts `yaml:"alerts"`
 	// SecretKey is the base64 key itself, from OMNIHUB_SECRET_KEY only (never
 	// from a file that might be committed).
 	SecretKey string `yaml:"-"`
@@ -44,6 +46,18 @@ func (c Config) SecretKeyPath() string {
 		return c.SecretKeyFile
 	}
 	return filepath.Join(c.DataDir, "secret.key")
+}
+
+// Alerts configures alert delivery.
+type Alerts struct {
+	Webhooks []AlertWebhook `yaml:"webhooks"`
+}
+
+// AlertWebhook is one destination: kind generic, wecom, dingtalk or feishu.
+type AlertWebhook struct {
+	Kind   string `yaml:"kind"`
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // DingTalk / Feishu signing secret
 }
 
 // HTTP configures the API server.
@@ -174,6 +188,16 @@ func (c Config) Validate() error {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.MaxAttempts < 1 {
 		return errs.WithField("jobs", "workers and max_attempts must be at least 1")
+	}
+	for i, h := range c.Alerts.Webhooks {
+		switch h.Kind {
+		case "generic", "wecom", "dingtalk", "feishu":
+		default:
+			return errs.WithField(fmt.Sprintf("alerts.webhooks[%d].kind", i), fmt.Sprintf("unknown kind %q (generic, wecom, dingtalk, feishu)", h.Kind))
+		}
+		if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
+			return errs.WithField(fmt.Sprintf("alerts.webhooks[%d].url", i), "must be an http(s) URL")
+		}
 	}
 	return nil
 }

@@ -138,6 +138,9 @@ type Deps struct {
 	Now        func() time.Time
 	// ProcessID names this process for push leases (default: random).
 	ProcessID string
+	// OnPropagation, when set, receives every stock change's time from mark
+	// to channel API call (benchmarks and the demo report percentiles).
+	OnPropagation func(time.Duration)
 }
 
 // Engine is the sync engine of one process.

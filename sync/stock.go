@@ -182,7 +182,11 @@ func (e *Engine) pushPending(ctx context.Context, shopID string) error {
 			}
 			sent := e.now()
 			for _, it := range batch {
-				e.m.Propagation.Observe(sent.Sub(it.pm.MarkedAt).Seconds())
+				d := sent.Sub(it.pm.MarkedAt)
+				e.m.Propagation.Observe(d.Seconds())
+				if e.deps.OnPropagation != nil {
+					e.deps.OnPropagation(d)
+				}
 			}
 			results, err := pusher.PushStock(ctx, sess, updates)
 			if err != nil {

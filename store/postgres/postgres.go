@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -175,6 +176,25 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.pool.Close()
 	return nil
+}
+
+// SplitSchema takes OmniHub's own "schema" query parameter off a
+// PostgreSQL URL (postgres://…/db?schema=tenant1): it selects the schema
+// OmniHub's tables live in, which pgx would otherwise send to the server as
+// an unknown runtime parameter.
+func SplitSchema(rawURL string) (string, string) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL, ""
+	}
+	q := u.Query()
+	schema := q.Get("schema")
+	if schema == "" {
+		return rawURL, ""
+	}
+	q.Del("schema")
+	u.RawQuery = q.Encode()
+	return u.String(), schema
 }
 
 // DropSchema removes the schema given in Options (tests clean up with it).

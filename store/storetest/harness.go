@@ -116,6 +116,28 @@ func OpenPostgres(t testing.TB, cfg jobs.Config) store.DB {
 	return db
 }
 
+// FreshPostgresURL returns a URL selecting a new schema of its own (OmniHub's
+// "schema" parameter) for a test that opens the database itself (a whole
+// app, a second process); the schema is dropped when the test ends.
+func FreshPostgresURL(t testing.TB) string {
+	t.Helper()
+	RequirePostgres(t)
+	schema := fmt.Sprintf("t_%s_%d", strings.ReplaceAll(ids.New()[:13], "-", ""), schemaSeq.Add(1))
+	t.Cleanup(func() {
+		ctx := context.Background()
+		db, err := postgres.Open(ctx, postgres.Options{URL: PostgresURL(), Schema: schema, MaxConns: 1})
+		if err == nil {
+			_ = db.DropSchema(ctx)
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(PostgresURL(), "?") {
+		sep = "&"
+	}
+	return PostgresURL() + sep + "schema=" + schema
+}
+
 // testJobs makes job retries fast enough for tests.
 func testJobs(cfg jobs.Config) jobs.Config {
 	if cfg.BackoffBase == 0 {
