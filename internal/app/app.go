@@ -27,9 +27,11 @@ import (
 	"omnihub/inventory"
 	"omnihub/jobs"
 	"omnihub/order"
+	"omnihub/shop"
 	"omnihub/store"
 	"omnihub/store/postgres"
 	"omnihub/store/sqlite"
+	syncer "omnihub/sync"
 )
 
 // Version is set at build time (-ldflags "-X omnihub/internal/app.Version=…").
@@ -47,6 +49,8 @@ type App struct {
 	Orders     *order.Service
 	Catalog    *catalog.Service
 	Inventory  *inventory.Service
+	Shops      *shop.Service
+	Sync       *syncer.Engine
 }
 
 // Options tune what New builds.
@@ -58,6 +62,12 @@ type Options struct {
 	Migrate bool
 	// ProcessID names this process among several sharing a database.
 	ProcessID string
+	// SyncTick overrides how often the sync engine schedules per-shop work
+	// (default 5s; the demo and tests use less).
+	SyncTick time.Duration
+	// OnPropagation receives each stock change's mark-to-channel latency
+	// (benchmarks and the demo).
+	OnPropagation func(time.Duration)
 }
 
 // NewLogger builds the structured logger the configuration asks for.
@@ -86,7 +96,8 @@ func OpenDB(ctx context.Context, cfg config.Config, opts Options) (store.DB, err
 		err error
 	)
 	if cfg.IsPostgres() {
-		db, err = postgres.Open(ctx, postgres.Options{URL: cfg.DB, Jobs: jc})
+		u, schema := postgres.SplitSchema(cfg.DB)
+		db, err = postgres.Open(ctx, postgres.Options{URL: u, Schema: schema, Jobs: jc})
 	} else {
 		db, err = sqlite.Open(ctx, sqlite.Options{Path: cfg.SQLitePath(), Jobs: jc})
 	}
@@ -118,7 +129,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	a.wireOrders()
 	a.wireCatalog()
 	a.wireInventory()
-	a.wireAftersales(AftersalesDeps{}) // the lead fills Stock, Orders, Responder as those modules are wired
+	if err := a.wireShops(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.wireAftersales(AftersalesDeps{Stock: AftersalesStock(a.Inventory), Orders: a.orderEffects(), Responder: syncResponder{a}})
+	a.wireSync(opts)
+	a.Inventory.SetOnMarked(a.Sync.OnMarkedTx)
 	return a, nil
 }
 
@@ -145,6 +162,9 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	if err := a.DB.Jobs().Start(ctx); err != nil {
 		ln.Close()
 		return err
+	}
+	if a.Sync != nil {
+		go a.Sync.WatchDeadLetters(ctx, a.DB.Jobs())
 	}
 	errc := make(chan error, 1)
 	go func() {
