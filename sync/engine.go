@@ -94,6 +94,13 @@ type Config struct {
 	ShopRate float64
 	// PushBatch bounds the marks one push round reads (default 200).
 	PushBatch int
+	// BurstThreshold is the backlog of unprocessed order messages of one
+	// shop from which messages are answered by one burst pull instead of a
+	// detail call each (default 10; negative: never coalesce).
+	BurstThreshold int
+	// BurstMaxWait is how long a message waits for a burst pull before it
+	// is read on its own (default 5s).
+	BurstMaxWait time.Duration
 	// Alerts configures where alerts go.
 	Alerts AlertConfig
 }
@@ -119,6 +126,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PushBatch <= 0 {
 		c.PushBatch = 200
+	}
+	if c.BurstThreshold == 0 {
+		c.BurstThreshold = 10
+	}
+	if c.BurstMaxWait <= 0 {
+		c.BurstMaxWait = 5 * time.Second
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	return c
@@ -193,6 +206,7 @@ func (e *Engine) Register(q interface {
 	river.AddWorker(w, &pullWorker{e: e})
 	river.AddWorker(w, &consumeWorker{e: e})
 	river.AddWorker(w, &processWorker{e: e})
+	river.AddWorker(w, &burstWorker{e: e})
 	river.AddWorker(w, &pushWorker{e: e})
 	river.AddWorker(w, &shipmentWorker{e: e})
 	river.AddWorker(w, &reconcileWorker{e: e})
@@ -239,7 +253,10 @@ func (e *Engine) limiter(key string, perSecond float64) *rate.Limiter {
 	return l
 }
 
-// wait obeys the per-platform-app and per-shop limits before an API call.
+// wait obeys the per-platform-app and per-shop limits before a stock API
+// call. Stock calls have budgets of their own, apart from reads (waitAPI):
+// platforms meter each API separately, and a burst of order reads during a
+// live-stream sale must never delay the stock updates that stop oversell.
 func (e *Engine) wait(ctx context.Context, sh shop.Shop, sess channel.Session, shopRate float64) error {
 	if err := e.limiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey, e.cfg.PlatformRate).Wait(ctx); err != nil {
 		return err
@@ -248,6 +265,22 @@ func (e *Engine) wait(ctx context.Context, sh shop.Shop, sess channel.Session, s
 		shopRate = e.cfg.ShopRate
 	}
 	return e.limiter("shop:"+sh.ID, shopRate).Wait(ctx)
+}
+
+// API families metered apart by waitAPI.
+const (
+	apiOrders    = "orders"    // order search and detail
+	apiRefunds   = "refunds"   // refund / after-sale reads
+	apiAnswer    = "answer"    // refund decisions
+	apiMessages  = "messages"  // message queue polls and confirmations
+	apiListings  = "listings"  // on-sale items and SKUs
+	apiLogistics = "logistics" // shipment upload
+)
+
+// waitAPI obeys the per-platform-app limit of one API family before a call
+// that is not a stock update.
+func (e *Engine) waitAPI(ctx context.Context, sh shop.Shop, sess channel.Session, api string) error {
+	return e.limiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey+":"+api, e.cfg.PlatformRate).Wait(ctx)
 }
 
 // session opens a shop for a call; a paused shop is not an error, the

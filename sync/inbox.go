@@ -79,7 +79,7 @@ func (w *consumeWorker) Work(ctx context.Context, j *river.Job[ConsumeArgs]) err
 	}
 	// Drain what is queued now, in bounded rounds.
 	for range 20 {
-		if err := e.wait(ctx, sh, sess, 0); err != nil {
+		if err := e.waitAPI(ctx, sh, sess, apiMessages); err != nil {
 			return err
 		}
 		msgs, err := mc.ConsumeMessages(ctx, sess, 100)
@@ -115,9 +115,10 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 	e := w.e
 	var (
 		shopID, payload string
+		received        time.Time
 		processed       *time.Time
 	)
-	err := e.deps.DB.QueryRow(ctx, `SELECT shop_id, payload, processed_at FROM sync_inbox WHERE id = $1`, j.Args.InboxID).Scan(&shopID, &payload, &processed)
+	err := e.deps.DB.QueryRow(ctx, `SELECT shop_id, payload, received_at, processed_at FROM sync_inbox WHERE id = $1`, j.Args.InboxID).Scan(&shopID, &payload, &received, &processed)
 	if err != nil {
 		return store.NotFoundIfNoRows(err, "inbox message %s", j.Args.InboxID)
 	}
@@ -142,7 +143,7 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		if !ok {
 			break
 		}
-		if err := e.wait(ctx, sh, sess, 0); err != nil {
+		if err := e.waitAPI(ctx, sh, sess, apiRefunds); err != nil {
 			return err
 		}
 		r, err := rp.GetRefund(ctx, sess, m.PlatformRefundID)
@@ -162,7 +163,16 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		if !ok {
 			break
 		}
-		if err := e.wait(ctx, sh, sess, 0); err != nil {
+		if m.PlatformRefundID == "" {
+			wait, err := e.coalesce(ctx, shopID, received, conn)
+			if err != nil {
+				return err
+			}
+			if wait {
+				return river.JobSnooze(burstSnooze)
+			}
+		}
+		if err := e.waitAPI(ctx, sh, sess, apiOrders); err != nil {
 			return err
 		}
 		o, err := op.GetOrder(ctx, sess, m.PlatformOrderID)
@@ -260,7 +270,7 @@ func (e *Engine) Respond(ctx context.Context, shopID string, d channel.RefundDec
 	if !ok {
 		return errNoCapability(sh, channel.CapAnswerRefunds)
 	}
-	if err := e.wait(ctx, sh, sess, 0); err != nil {
+	if err := e.waitAPI(ctx, sh, sess, apiAnswer); err != nil {
 		return err
 	}
 	err = rr.AnswerRefund(ctx, sess, d)

@@ -224,7 +224,7 @@ func (w *shipmentWorker) Work(ctx context.Context, j *river.Job[UploadShipmentAr
 	if !ok {
 		return river.JobCancel(errNoCapability(sh, channel.CapUploadShipment))
 	}
-	if err := e.wait(ctx, sh, sess, 0); err != nil {
+	if err := e.waitAPI(ctx, sh, sess, apiLogistics); err != nil {
 		return err
 	}
 	return e.classify(ctx, sh, "upload_shipment", up.UploadShipment(ctx, sess, j.Args.Shipment))

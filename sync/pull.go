@@ -64,7 +64,7 @@ func (w *pullWorker) Work(ctx context.Context, j *river.Job[PullOrdersArgs]) err
 		if limits.MaxWindow > 0 && to.Sub(from) > limits.MaxWindow {
 			to = from.Add(limits.MaxWindow)
 		}
-		n, err := e.pullWindow(ctx, sh.ID, puller, sess, sh.Settings.StockRate, from, to, limits.MaxPageSize, "pull")
+		n, err := e.pullWindow(ctx, sh.ID, puller, sess, nil, from, to, limits.MaxPageSize, "pull")
 		if err != nil {
 			return e.classify(ctx, sh, "pull_orders", err)
 		}
@@ -81,8 +81,9 @@ func (w *pullWorker) Work(ctx context.Context, j *river.Job[PullOrdersArgs]) err
 	return nil
 }
 
-// pullWindow ingests every order of one window, page by page.
-func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderPuller, sess channel.Session, _ float64, from, to time.Time, pageSize int, source string) (int, error) {
+// pullWindow ingests every order of one window, page by page; when seen is
+// not nil it collects the platform ids of the orders ingested.
+func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderPuller, sess channel.Session, seen map[string]bool, from, to time.Time, pageSize int, source string) (int, error) {
 	q := channel.OrderQuery{Start: from, End: to, PageSize: pageSize}
 	n := 0
 	for {
@@ -90,7 +91,7 @@ func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderP
 		if err != nil {
 			return n, err
 		}
-		if err := e.wait(ctx, sh, sess, 0); err != nil {
+		if err := e.waitAPI(ctx, sh, sess, apiOrders); err != nil {
 			return n, err
 		}
 		page, err := p.PullOrders(ctx, sess, q)
@@ -109,6 +110,9 @@ func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderP
 				return n, err
 			}
 			e.m.Ingested.WithLabelValues(shopID, source).Inc()
+			if seen != nil {
+				seen[o.PlatformOrderID] = true
+			}
 			n++
 		}
 		if page.NextCursor == "" {

@@ -89,7 +89,7 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 		pusher, canPush := conn.(channel.StockPusher)
 		cursor := ""
 		for {
-			if err := e.wait(ctx, sh, sess, 0); err != nil {
+			if err := e.waitAPI(ctx, sh, sess, apiListings); err != nil {
 				return rep, err
 			}
 			page, err := reader.ListListings(ctx, sess, cursor)
@@ -157,7 +157,7 @@ func (e *Engine) reconcileWindow(ctx context.Context, shopID string, p channel.O
 		if err != nil {
 			return seen, repaired, err
 		}
-		if err := e.wait(ctx, sh, sess, 0); err != nil {
+		if err := e.waitAPI(ctx, sh, sess, apiOrders); err != nil {
 			return seen, repaired, err
 		}
 		page, err := p.PullOrders(ctx, sess, q)
