@@ -44,6 +44,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 	pf.StringVar(&c.flags.logFormat, "log-format", "", "json or text")
 	root.AddCommand(
 		c.serveCmd(),
+		c.demoCmd(),
 		c.migrateCmd(),
 		c.versionCmd(),
 		c.benchCmd(),

@@ -142,7 +142,7 @@ func (w *World) Run(ctx context.Context, rec *Recorder) (Summary, error) {
 		}()
 	}
 	progressDone := make(chan struct{})
-	go w.progress(saleCtx, progressDone)
+	go w.progress(saleCtx, ctx, progressDone)
 	wg.Wait()
 	<-progressDone
 	if errOnce != nil {
@@ -168,7 +168,7 @@ func (w *World) Run(ctx context.Context, rec *Recorder) (Summary, error) {
 	settleStart := time.Now()
 	deadline := settleStart.Add(o.Settle)
 	var err error
-	lastReconcile := time.Now()
+	lastReconcile, lastReport := time.Now(), time.Now()
 	for {
 		sum, err = w.measure(ctx, sum, tbTrades)
 		if err != nil {
@@ -185,6 +185,10 @@ func (w *World) Run(ctx context.Context, rec *Recorder) (Summary, error) {
 				_ = w.call(ctx, "POST", "/api/v1/shops/"+s.Shop.ID+"/reconcile", nil, nil)
 			}
 			lastReconcile = time.Now()
+		}
+		if time.Since(lastReport) >= 2*time.Second {
+			w.logf("  … converging: %d of %d platform orders in OmniHub, %d channel quantities off policy", sum.Ingested, sum.PlatformOrders, len(sum.ChannelMismatch))
+			lastReport = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -204,22 +208,36 @@ func (w *World) Run(ctx context.Context, rec *Recorder) (Summary, error) {
 	return sum, nil
 }
 
-func (w *World) progress(ctx context.Context, done chan<- struct{}) {
+// progress reports every two seconds until stop is done; queries run under
+// ctx so that the last report is not cut short by the sale's own deadline.
+func (w *World) progress(stop, ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			return
 		case <-t.C:
-			var n int
-			_ = w.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM orders`).Scan(&n)
-			var pushes int64
-			_ = w.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log`).Scan(&pushes)
-			w.logf("  … %d orders in OmniHub, %d stock pushes so far", n, pushes)
+			w.report(ctx)
 		}
 	}
+}
+
+// report prints one progress line: orders in OmniHub, held orders and
+// stock pushes so far.
+func (w *World) report(ctx context.Context) {
+	var n, held int
+	var pushes int64
+	if err := w.App.DB.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'held' THEN 1 ELSE 0 END), 0) FROM orders`).Scan(&n, &held); err != nil {
+		w.logf("  … progress unavailable: %v", err)
+		return
+	}
+	if err := w.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log`).Scan(&pushes); err != nil {
+		w.logf("  … progress unavailable: %v", err)
+		return
+	}
+	w.logf("  … %d orders in OmniHub (%d held), %d stock pushes so far", n, held, pushes)
 }
 
 func (w *World) douyinSale(ctx context.Context, idx int, s ShopSim, rec *Recorder, soldOut, refunds, cancels *atomic.Int64) error {

@@ -298,7 +298,7 @@ func Setup(ctx context.Context, a *app.App, baseURL string, opts Options) (*Worl
 		if s.Platform() == channel.Douyin {
 			ratio = 60
 		}
-		if _, err := a.Inventory.SetPolicy(ctx, inventory.Policy{ShopID: s.Shop.ID, RatioPct: ratio, SafetyStock: 2}); err != nil {
+		if err := w.call(ctx, "PUT", "/api/v1/inventory/policies/"+s.Shop.ID, inventory.Policy{ShopID: s.Shop.ID, RatioPct: ratio, SafetyStock: 2}, nil); err != nil {
 			return nil, fmt.Errorf("policy for %s: %w", s.Shop.Name, err)
 		}
 	}
