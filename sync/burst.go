@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"omnihub/channel"
 	"omnihub/errs"
 	"omnihub/store"
@@ -18,27 +16,18 @@ import (
 // A live-stream sale makes a platform push hundreds of order messages a
 // second for one shop. Reading each order with its own detail call would
 // spend the shop's API budget one order at a time and fall behind; one
-// incremental search over the last few seconds returns up to a page of full
+// incremental search over the last few seconds returns a page of full
 // orders per call. So when a shop's inbox holds a backlog of order messages,
-// their processing jobs ask for one burst pull (unique per shop) and wait
-// briefly; the burst pull reads the window that covers the backlog, ingests
-// what it finds, and marks processed exactly the messages whose order it
-// read after the message arrived — the platform's state at that moment is at
-// least as new as the event. A message whose order the search did not
-// return (indexing lag on the platform) stays unprocessed and is read on
-// its own once it has waited BurstMaxWait; nothing is skipped on a guess.
-
-// BurstPullArgs reads a shop's orders covering its inbox backlog.
-type BurstPullArgs struct {
-	ShopID string `json:"shop_id"`
-}
-
-// Kind implements river.JobArgs.
-func (BurstPullArgs) Kind() string { return "sync_burst_pull" }
-
-// burstSnooze is how long a message job waits for the burst pull before it
-// looks again.
-const burstSnooze = 200 * time.Millisecond
+// the message jobs of that shop share one burst pull at a time (a
+// singleflight per shop in this process): it reads the window that covers
+// the backlog, ingests what it finds, and marks processed exactly the
+// messages whose order it read after the message arrived — the platform's
+// state at that moment is at least as new as the event. A job whose message
+// the pull did not cover (it arrived after the pull began) joins the next
+// one; a message the searches never return (indexing lag on the platform)
+// is read on its own once it has waited BurstMaxWait. Nothing is skipped on
+// a guess, and two processes pulling the same burst only repeat idempotent
+// ingests.
 
 // burstMargin widens a burst window before its oldest message: a platform
 // stamps the order's update time a little before it sends the message.
@@ -60,59 +49,58 @@ func orderKindsSQL(first int) (string, []any) {
 	return "(" + strings.Join(ph, ",") + ")", args
 }
 
-// coalesce decides whether an order message should wait for a burst pull:
-// it does when the shop's backlog of unprocessed order messages reaches the
-// threshold and the message is younger than BurstMaxWait. It then makes sure
-// a burst pull is queued.
-func (e *Engine) coalesce(ctx context.Context, shopID string, receivedAt time.Time, conn channel.Connector) (bool, error) {
+// viaBurst tries to answer an order message through burst pulls; covered
+// reports that a pull read the message's order, so no detail call is needed.
+func (e *Engine) viaBurst(ctx context.Context, shopID, inboxID string, received time.Time, conn channel.Connector) (covered bool, err error) {
 	if e.cfg.BurstThreshold < 0 {
 		return false, nil
 	}
-	if _, ok := conn.(channel.OrderPuller); !ok {
+	puller, ok := conn.(channel.OrderPuller)
+	if !ok {
 		return false, nil
 	}
-	if e.now().Sub(receivedAt) > e.cfg.BurstMaxWait {
-		return false, nil
+	deadline := received.Add(e.cfg.BurstMaxWait)
+	for e.now().Before(deadline) {
+		busy, err := e.backlogAtLeast(ctx, shopID, e.cfg.BurstThreshold)
+		if err != nil || !busy {
+			return false, err
+		}
+		if _, err, _ := e.bursts.Do(shopID, func() (any, error) { return nil, e.burstPull(ctx, shopID, puller) }); err != nil {
+			return false, err
+		}
+		var processed *time.Time
+		if err := e.deps.DB.QueryRow(ctx, `SELECT processed_at FROM sync_inbox WHERE id = $1`, inboxID).Scan(&processed); err != nil {
+			return false, errs.Wrap(err, errs.Internal, "read inbox message %s", inboxID)
+		}
+		if processed != nil {
+			return true, nil
+		}
 	}
+	return false, nil
+}
+
+// backlogAtLeast reports whether a shop has n or more unprocessed order
+// messages.
+func (e *Engine) backlogAtLeast(ctx context.Context, shopID string, n int) (bool, error) {
 	in, kinds := orderKindsSQL(2)
 	var backlog int
 	err := e.deps.DB.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM sync_inbox
-		WHERE shop_id = $1 AND processed_at IS NULL AND kind IN `+in+` LIMIT `+strconv.Itoa(e.cfg.BurstThreshold)+`) b`,
+		WHERE shop_id = $1 AND processed_at IS NULL AND kind IN `+in+` LIMIT `+strconv.Itoa(n)+`) b`,
 		append([]any{shopID}, kinds...)...).Scan(&backlog)
 	if err != nil {
 		return false, errs.Wrap(err, errs.Internal, "count the inbox backlog")
 	}
-	if backlog < e.cfg.BurstThreshold {
-		return false, nil
-	}
-	err = e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.InsertJob(ctx, BurstPullArgs{ShopID: shopID}, uniqueOpts())
-	})
-	return err == nil, err
+	return backlog >= n, nil
 }
 
-type burstWorker struct {
-	river.WorkerDefaults[BurstPullArgs]
-	e *Engine
-}
-
-func (w *burstWorker) Timeout(*river.Job[BurstPullArgs]) time.Duration { return time.Minute }
-
-func (w *burstWorker) Work(ctx context.Context, j *river.Job[BurstPullArgs]) error {
-	e := w.e
+// burstPull reads the window covering a shop's backlog of order messages
+// and marks processed those it answered.
+func (e *Engine) burstPull(ctx context.Context, shopID string, puller channel.OrderPuller) error {
 	start := time.Now()
 	defer func() { e.m.CallSeconds.WithLabelValues("burst_pull").Observe(time.Since(start).Seconds()) }()
-	sess, sh, err := e.session(ctx, j.Args.ShopID)
+	sess, sh, err := e.session(ctx, shopID)
 	if err != nil {
 		return err
-	}
-	conn, err := e.connector(sh)
-	if err != nil {
-		return err
-	}
-	puller, ok := conn.(channel.OrderPuller)
-	if !ok {
-		return river.JobCancel(errNoCapability(sh, channel.CapPullOrders))
 	}
 	// The search starts now: any message stored before this instant is
 	// answered by what the search returns.
@@ -132,7 +120,7 @@ func (w *burstWorker) Work(ctx context.Context, j *river.Job[BurstPullArgs]) err
 	from := oldest.Add(-burstMargin)
 	if limits.MaxWindow > 0 && pullStart.Sub(from) > limits.MaxWindow {
 		// A backlog older than one window is not a burst: the scheduled
-		// pull and single reads handle it.
+		// pull and single reads handle the rest.
 		from = pullStart.Add(-limits.MaxWindow)
 	}
 	seen := map[string]bool{}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"omnihub/channel"
@@ -168,6 +169,7 @@ type Engine struct {
 	conns    map[connKey]channel.Connector
 	limiters map[string]*rate.Limiter
 	health   map[string]*window // per shop: recent outcomes for failure-rate alerts
+	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
 }
 
 type connKey struct {
@@ -206,7 +208,6 @@ func (e *Engine) Register(q interface {
 	river.AddWorker(w, &pullWorker{e: e})
 	river.AddWorker(w, &consumeWorker{e: e})
 	river.AddWorker(w, &processWorker{e: e})
-	river.AddWorker(w, &burstWorker{e: e})
 	river.AddWorker(w, &pushWorker{e: e})
 	river.AddWorker(w, &shipmentWorker{e: e})
 	river.AddWorker(w, &reconcileWorker{e: e})

@@ -164,12 +164,13 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 			break
 		}
 		if m.PlatformRefundID == "" {
-			wait, err := e.coalesce(ctx, shopID, received, conn)
+			covered, err := e.viaBurst(ctx, shopID, j.Args.InboxID, received, conn)
 			if err != nil {
 				return err
 			}
-			if wait {
-				return river.JobSnooze(burstSnooze)
+			if covered {
+				e.observe(shopID, "process_message", true)
+				return nil
 			}
 		}
 		if err := e.waitAPI(ctx, sh, sess, apiOrders); err != nil {
