@@ -291,12 +291,21 @@ func Setup(ctx context.Context, a *app.App, baseURL string, opts Options) (*Worl
 		ss.Shop = sh
 		w.Shops = append(w.Shops, ss)
 	}
-	// Allocation: the live-stream shops get the larger share; every shop
-	// keeps a small safety stock back.
+	// Allocation: the live-stream shops share 70% of what is available and
+	// the Taobao shops 30%, so that the channels together never offer more
+	// than the warehouse holds; every shop keeps a small safety stock back.
+	var douyinShops, taobaoShops int64
 	for _, s := range w.Shops {
-		ratio := int64(40)
 		if s.Platform() == channel.Douyin {
-			ratio = 60
+			douyinShops++
+		} else {
+			taobaoShops++
+		}
+	}
+	for _, s := range w.Shops {
+		ratio := int64(30) / max(taobaoShops, 1)
+		if s.Platform() == channel.Douyin {
+			ratio = int64(70) / max(douyinShops, 1)
 		}
 		if err := w.call(ctx, "PUT", "/api/v1/inventory/policies/"+s.Shop.ID, inventory.Policy{ShopID: s.Shop.ID, RatioPct: ratio, SafetyStock: 2}, nil); err != nil {
 			return nil, fmt.Errorf("policy for %s: %w", s.Shop.Name, err)
