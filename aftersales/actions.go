@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, n NewCase, actor string) (Case, er
 		if err := addEventTx(ctx, tx, c.ID, Event{At: now, Actor: actor, Action: ActCreate, To: Requested, Note: n.Reason}); err != nil {
 			return err
 		}
-		if err := s.markRefunding(ctx, tx, &c); err != nil {
+		if err := s.markRefunding(WithCause(ctx, Cause{CaseID: c.ID, Actor: actor, Action: ActCreate}), tx, &c); err != nil {
 			return err
 		}
 		if err := s.autoApprove(ctx, tx, &c); err != nil {

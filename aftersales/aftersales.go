@@ -158,13 +158,16 @@ type OrderLineRef struct {
 
 // OrderRef is an internal order as after-sales needs it.
 type OrderRef struct {
-	ID    string
-	Paid  int64 // fen, what the buyer paid for the whole order
+	ID string
+	// Paid is what the buyer paid for the goods, in fen (postage aside):
+	// when the order's refunds reach it, the order was refunded in full.
+	Paid  int64
 	Lines []OrderLineRef
 }
 
 // OrderEffects is what after-sales needs from the order module, always
-// inside the caller's transaction.
+// inside the caller's transaction. The context of the calls that change the
+// order carries the Cause (CauseFrom). order.Service implements it.
 type OrderEffects interface {
 	// FindByPlatformIDTx finds the internal order of a platform order;
 	// ok=false when it has not been ingested (yet).
@@ -183,6 +186,29 @@ type OrderEffects interface {
 	// CancelTx closes an unshipped order that was refunded in full. Stock
 	// is released by after-sales itself (StockEffects.ReleaseTx).
 	CancelTx(ctx context.Context, tx store.Tx, orderID, reason string) error
+}
+
+// Cause is why after-sales asks the order module for an effect: the case
+// and who took the step. It travels in the context of every OrderEffects
+// call that changes the order (WithCause), so that the order's history can
+// say who and why without the interface carrying it.
+type Cause struct {
+	CaseID string
+	Actor  string // a person, ActorPlatform or "rule:<name>"
+	Action Action
+}
+
+type causeKey struct{}
+
+// WithCause returns ctx carrying c.
+func WithCause(ctx context.Context, c Cause) context.Context {
+	return context.WithValue(ctx, causeKey{}, c)
+}
+
+// CauseFrom returns the cause ctx carries (ok=false outside an after-sales step).
+func CauseFrom(ctx context.Context) (Cause, bool) {
+	c, ok := ctx.Value(causeKey{}).(Cause)
+	return c, ok
 }
 
 // Responder sends a decision to the platform (the app wires it to the

@@ -41,7 +41,7 @@ func (s *Service) step(ctx context.Context, tx store.Tx, c *Case, a Action, acto
 	if err != nil {
 		return err
 	}
-	if err := s.effects(ctx, tx, c, a, to); err != nil {
+	if err := s.effects(WithCause(ctx, Cause{CaseID: c.ID, Actor: actor, Action: a}), tx, c, a, to); err != nil {
 		return err
 	}
 	now := s.now()

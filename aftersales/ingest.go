@@ -95,7 +95,7 @@ func (s *Service) createFromPlatform(ctx context.Context, tx store.Tx, shopID st
 	if err := addEventTx(ctx, tx, c.ID, Event{At: now, Actor: ActorPlatform, Action: ActCreate, To: Requested, Note: describeRefund(r)}); err != nil {
 		return c, err
 	}
-	if err := s.markRefunding(ctx, tx, &c); err != nil {
+	if err := s.markRefunding(WithCause(ctx, Cause{CaseID: c.ID, Actor: ActorPlatform, Action: ActCreate}), tx, &c); err != nil {
 		return c, err
 	}
 	if target == Requested {
