@@ -45,6 +45,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 	root.AddCommand(
 		c.serveCmd(),
 		c.demoCmd(),
+		c.deadLettersCmd(),
 		c.migrateCmd(),
 		c.versionCmd(),
 		c.benchCmd(),
