@@ -91,26 +91,43 @@ func (b *batch) event(o *Order, kind string, from, to Status, actor, reason, det
 }
 
 func (s *Service) transition(ctx context.Context, tx store.Tx, b *batch, o *Order, to Status, actor, reason string) error {
+	return s.move(ctx, tx, b, o, to, actor, reason, "", false)
+}
+
+// move takes one transition with its stock effect: leaving the reservation
+// behind releases it (unless the caller already did: stockReleased), leaving
+// it for shipped consumes it. Entering refunding remembers where the order
+// stood (RefundFrom). detail goes to the history event.
+func (s *Service) move(ctx context.Context, tx store.Tx, b *batch, o *Order, to Status, actor, reason, detail string, stockReleased bool) error {
 	from := o.Status
 	if err := checkTransition(from, to); err != nil {
 		return err
 	}
-	if holdsStock(from) && !holdsStock(to) && to != Shipped && s.opts.Stock != nil {
-		if err := s.opts.Stock.ReleaseTx(ctx, tx, o.ID); err != nil {
-			return errs.Wrap(err, errs.CodeOf(err), "release stock of order %s", o.ID)
+	if err := checkRefundMove(o, to); err != nil {
+		return err
+	}
+	next := *o
+	next.Status = to
+	if to == Refunding && !refundStatus(from) {
+		next.RefundFrom = from
+	}
+	if o.ownsStock() && !next.ownsStock() && s.opts.Stock != nil {
+		if to == Shipped {
+			if err := s.opts.Stock.ShipTx(ctx, tx, o.ID); err != nil {
+				return errs.Wrap(err, errs.CodeOf(err), "ship stock of order %s", o.ID)
+			}
+		} else if !stockReleased {
+			if err := s.opts.Stock.ReleaseTx(ctx, tx, o.ID); err != nil {
+				return errs.Wrap(err, errs.CodeOf(err), "release stock of order %s", o.ID)
+			}
 		}
 	}
-	if to == Shipped && holdsStock(from) && s.opts.Stock != nil {
-		if err := s.opts.Stock.ShipTx(ctx, tx, o.ID); err != nil {
-			return errs.Wrap(err, errs.CodeOf(err), "ship stock of order %s", o.ID)
-		}
-	}
-	o.Status = to
+	o.Status, o.RefundFrom = to, next.RefundFrom
 	o.UpdatedAt = b.now
 	if !inQueue(to) {
 		o.HoldReasons = nil
 	}
-	b.event(o, "transition", from, to, actor, reason, "")
+	b.event(o, "transition", from, to, actor, reason, detail)
 	if s.opts.Hook != nil {
 		if err := s.opts.Hook(ctx, tx, o, from); err != nil {
 			return err

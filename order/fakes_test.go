@@ -16,10 +16,23 @@ type fakeStock struct {
 	avail    map[string]int64 // warehouse|sku
 	reserved map[string][]StockLine
 	shipped  map[string]bool
+	releases map[string]int // ReleaseTx calls per order
 }
 
 func newFakeStock() *fakeStock {
-	return &fakeStock{avail: map[string]int64{}, reserved: map[string][]StockLine{}, shipped: map[string]bool{}}
+	return &fakeStock{avail: map[string]int64{}, reserved: map[string][]StockLine{}, shipped: map[string]bool{}, releases: map[string]int{}}
+}
+
+func (f *fakeStock) releaseCalls(orderID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.releases[orderID]
+}
+
+func (f *fakeStock) wasShipped(orderID string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.shipped[orderID]
 }
 
 func (f *fakeStock) set(wh, sku string, n int64) {
@@ -57,6 +70,7 @@ func (f *fakeStock) ReserveTx(_ context.Context, _ store.Tx, lines []StockLine) 
 func (f *fakeStock) ReleaseTx(_ context.Context, _ store.Tx, orderID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.releases[orderID]++
 	for _, l := range f.reserved[orderID] {
 		f.avail[l.WarehouseID+"|"+l.SKUID] += l.Qty
 	}

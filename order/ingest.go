@@ -248,6 +248,9 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 	b := &batch{now: now, rs: rs, phoneCounts: map[string]int{}, mergeable: map[string]*Order{},
 		touched: map[string]*Order{}, resolved: map[string]string{}, deferReserve: deferReserve && s.opts.Stock != nil}
 
+	// Stored orders are locked (PostgreSQL) in id order: an after-sales step
+	// changing one of them concurrently must not be overwritten by this
+	// batch's copy, nor this batch's by it.
 	existing := map[string]existingRow{}
 	for start := 0; start < len(pids); start += chunkRows {
 		chunk := pids[start:min(start+chunkRows, len(pids))]
@@ -256,7 +259,7 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		for _, p := range chunk {
 			args = append(args, p)
 		}
-		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`)`, args...)
+		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) ORDER BY id`+forUpdate(tx), args...)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "load orders")
 		}
@@ -582,7 +585,7 @@ func (s *Service) applyUpdate(ctx context.Context, tx store.Tx, b *batch, o *Ord
 	st := channel.OrderStatus(o.ChannelStatus)
 	switch {
 	case st == channel.OrderCancelled:
-		if CanTransition(o.Status, Cancelled) {
+		if canMove(o, Cancelled) {
 			return s.transition(ctx, tx, b, o, Cancelled, "platform", "cancelled on the platform")
 		}
 	case st == channel.OrderPaid && o.Status == PendingPayment:
@@ -598,8 +601,15 @@ func (s *Service) applyUpdate(ctx context.Context, tx store.Tx, b *batch, o *Ord
 		// The buyer or the platform changed what the audit objected to.
 		return s.audit(ctx, tx, b, o, "system")
 	case st == channel.OrderShipped || st == channel.OrderPartShipped || st == channel.OrderCompleted:
-		if holdsStock(o.Status) {
+		switch {
+		case holdsStock(o.Status):
 			if err := s.transition(ctx, tx, b, o, Shipped, "platform", "shipped on the platform"); err != nil {
+				return err
+			}
+		case refundStatus(o.Status):
+			// The parcel left while a refund is open (or after part of the
+			// order was refunded): the refund stays, the goods have gone.
+			if err := s.shipUnderRefund(ctx, tx, b, o, st); err != nil {
 				return err
 			}
 		}
@@ -619,4 +629,33 @@ func linesKey(ls []Line) string {
 		fmt.Fprintf(&b, "%s|%s|%d|%d;", l.PlatformLineID, l.PlatformSKUID, l.Quantity, l.Paid)
 	}
 	return b.String()
+}
+
+// canMove reports whether o may go to the status to (the table and the
+// refund bounds), for platform updates that apply only where legal.
+func canMove(o *Order, to Status) bool {
+	return CanTransition(o.Status, to) && checkRefundMove(o, to) == nil
+}
+
+// shipUnderRefund records that the platform shipped (or completed) an order
+// whose refund is open or partial: its status keeps saying how far the
+// refund went, its position moves on, and what it still had reserved is
+// consumed.
+func (s *Service) shipUnderRefund(ctx context.Context, tx store.Tx, b *batch, o *Order, st channel.OrderStatus) error {
+	to := Shipped
+	if st == channel.OrderCompleted {
+		to = Completed
+	}
+	if o.RefundFrom == to || o.RefundFrom == Completed || (to == Shipped && shippedStatus(o.RefundFrom)) {
+		return nil
+	}
+	if o.ownsStock() && s.opts.Stock != nil {
+		if err := s.opts.Stock.ShipTx(ctx, tx, o.ID); err != nil {
+			return errs.Wrap(err, errs.CodeOf(err), "ship stock of order %s", o.ID)
+		}
+	}
+	from := o.RefundFrom
+	o.RefundFrom, o.UpdatedAt = to, b.now
+	b.event(o, "refund", "", "", "platform", string(st)+" on the platform while "+string(o.Status), "position "+string(from)+" → "+string(to))
+	return nil
 }

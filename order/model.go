@@ -39,7 +39,9 @@ const (
 )
 
 // transitions is the state machine: from → allowed targets. Anything else
-// is an illegal transition (errs.Conflict).
+// is an illegal transition (errs.Conflict). Leaving refunding or
+// partially_refunded is further bound by where the order stood when its
+// refund began (Order.RefundFrom; see checkRefundMove).
 var transitions = map[Status][]Status{
 	PendingPayment:    {Paid, Cancelled},
 	Paid:              {Approved, Held, Exception, Cancelled, Refunding},
@@ -52,8 +54,8 @@ var transitions = map[Status][]Status{
 	Shipped:           {Delivered, Completed, Refunding},
 	Delivered:         {Completed, Refunding},
 	Completed:         {Refunding},
-	Refunding:         {PartiallyRefunded, Refunded, Cancelled, Paid, Shipped, Delivered, Completed},
-	PartiallyRefunded: {Refunding, Shipped, Delivered, Completed},
+	Refunding:         {PartiallyRefunded, Refunded, Cancelled, Paid, Held, Exception, Approved, Allocated, Picking, Packed, Shipped, Delivered, Completed},
+	PartiallyRefunded: {Refunding, Shipped, Delivered, Completed, Cancelled},
 	Refunded:          {},
 	Cancelled:         {},
 }
@@ -88,6 +90,59 @@ func holdsStock(s Status) bool {
 		return true
 	}
 	return false
+}
+
+// shippedStatus: the goods have left the warehouse.
+func shippedStatus(s Status) bool { return s == Shipped || s == Delivered || s == Completed }
+
+// refundStatus: states that say how far a refund went, not where the goods are.
+func refundStatus(s Status) bool { return s == Refunding || s == PartiallyRefunded || s == Refunded }
+
+// Position is where the order stands in fulfilment: its status, or for a
+// refunding, partially refunded or refunded order the status its refund
+// began in.
+func (o *Order) Position() Status {
+	if refundStatus(o.Status) && o.RefundFrom != "" {
+		return o.RefundFrom
+	}
+	return o.Status
+}
+
+// Shipped reports whether the order's goods have left the warehouse.
+func (o *Order) Shipped() bool { return shippedStatus(o.Position()) }
+
+// ownsStock reports whether the order holds reservations: a stock-holding
+// state, or a refunding or partially refunded order that began its refund in
+// one (the reservation of what was not refunded is kept until the order ships
+// or is cancelled).
+func (o *Order) ownsStock() bool {
+	switch o.Status {
+	case Refunding, PartiallyRefunded:
+		return holdsStock(o.RefundFrom)
+	}
+	return holdsStock(o.Status)
+}
+
+// checkRefundMove is the part of the machine the table cannot say: a
+// refunding or partially refunded order returns only to the fulfilment state
+// its refund began in (or ships, when it held stock), and only an unshipped
+// one can be cancelled.
+func checkRefundMove(o *Order, to Status) error {
+	if o.Status != Refunding && o.Status != PartiallyRefunded || o.RefundFrom == "" {
+		return nil
+	}
+	bad := func(why string) error {
+		return errs.E(errs.Conflict, "illegal order transition %s → %s: %s", o.Status, to, why).WithField("status", string(o.Status))
+	}
+	switch {
+	case to == Cancelled && shippedStatus(o.RefundFrom):
+		return bad("the order has shipped (" + string(o.RefundFrom) + "); refund it instead")
+	case to == Shipped && holdsStock(o.RefundFrom), shippedStatus(to) && shippedStatus(o.RefundFrom):
+		return nil
+	case !refundStatus(to) && to != Cancelled && to != o.RefundFrom:
+		return bad("its refund began in " + string(o.RefundFrom) + " and it can only return there")
+	}
+	return nil
 }
 
 // inQueue: states shown in the exception queue.
@@ -232,6 +287,7 @@ type Order struct {
 	WarehouseID        string     `json:"warehouse_id,omitempty"`
 	Courier            string     `json:"courier,omitempty"`
 	MergeGroup         string     `json:"merge_group,omitempty"`
+	RefundFrom         Status     `json:"refund_from,omitempty"` // where fulfilment stood when refunding began (empty: never); see Position
 	Lines              []Line     `json:"lines"`
 	Parts              []Part     `json:"parts,omitempty"`
 	PlatformCreatedAt  time.Time  `json:"platform_created_at"`

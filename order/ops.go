@@ -43,7 +43,7 @@ func (s *Service) change(ctx context.Context, id, actor, action string, fn func(
 	}
 	var out *Order
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		o, err := getOrder(ctx, tx, id)
+		o, err := lockOrder(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (s *Service) Transition(ctx context.Context, id string, to Status, actor, r
 // TransitionTx is Transition inside the caller's transaction (no audit-log
 // row: the caller owns the user action).
 func (s *Service) TransitionTx(ctx context.Context, tx store.Tx, id string, to Status, actor, reason string) (*Order, error) {
-	o, err := getOrder(ctx, tx, id)
+	o, err := lockOrder(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

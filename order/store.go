@@ -13,7 +13,7 @@ import (
 const orderCols = `id, shop_id, platform_order_id, platform_status, channel_status, platform_modified_at, payload_hash, status, hold_reasons,
 buyer_id, buyer_nick, receiver_name, receiver_phone, receiver_province, receiver_city, receiver_district, receiver_town, receiver_detail, receiver_zip,
 division_code, phone_key, address_key, currency, goods_amount, discount_amount, shipping_amount, paid_amount, platform_subsidy,
-buyer_note, seller_note, tags, presale, warehouse_id, courier, merge_group, platform_created_at, paid_at, created_at, updated_at`
+buyer_note, seller_note, tags, presale, warehouse_id, courier, merge_group, platform_created_at, paid_at, created_at, updated_at, refund_from`
 
 var orderColList = func() []string {
 	var out []string
@@ -29,22 +29,22 @@ func orderArgs(o *Order) []any {
 	return []any{o.ID, o.ShopID, o.PlatformOrderID, o.PlatformStatus, o.ChannelStatus, o.PlatformModifiedAt, o.payloadHash, string(o.Status), joinList(o.HoldReasons),
 		o.BuyerID, o.BuyerNick, r.Name, r.Phone, r.Province, r.City, r.District, r.Town, r.Detail, r.Zip,
 		o.DivisionCode, o.phoneKey, o.addressKey, a.Currency, a.Goods, a.Discount, a.Shipping, a.Paid, a.PlatformSubsidy,
-		o.BuyerNote, o.SellerNote, joinList(o.Tags), o.Presale, o.WarehouseID, o.Courier, o.MergeGroup, o.PlatformCreatedAt, o.PaidAt, o.CreatedAt, o.UpdatedAt}
+		o.BuyerNote, o.SellerNote, joinList(o.Tags), o.Presale, o.WarehouseID, o.Courier, o.MergeGroup, o.PlatformCreatedAt, o.PaidAt, o.CreatedAt, o.UpdatedAt, string(o.RefundFrom)}
 }
 
 func scanOrder(sc interface{ Scan(...any) error }) (*Order, error) {
 	var o Order
-	var st, holds, tags string
+	var st, holds, tags, refundFrom string
 	r := &o.Receiver
 	a := &o.Amounts
 	err := sc.Scan(&o.ID, &o.ShopID, &o.PlatformOrderID, &o.PlatformStatus, &o.ChannelStatus, &o.PlatformModifiedAt, &o.payloadHash, &st, &holds,
 		&o.BuyerID, &o.BuyerNick, &r.Name, &r.Phone, &r.Province, &r.City, &r.District, &r.Town, &r.Detail, &r.Zip,
 		&o.DivisionCode, &o.phoneKey, &o.addressKey, &a.Currency, &a.Goods, &a.Discount, &a.Shipping, &a.Paid, &a.PlatformSubsidy,
-		&o.BuyerNote, &o.SellerNote, &tags, &o.Presale, &o.WarehouseID, &o.Courier, &o.MergeGroup, &o.PlatformCreatedAt, &o.PaidAt, &o.CreatedAt, &o.UpdatedAt)
+		&o.BuyerNote, &o.SellerNote, &tags, &o.Presale, &o.WarehouseID, &o.Courier, &o.MergeGroup, &o.PlatformCreatedAt, &o.PaidAt, &o.CreatedAt, &o.UpdatedAt, &refundFrom)
 	if err != nil {
 		return nil, err
 	}
-	o.Status, o.HoldReasons, o.Tags = Status(st), splitList(holds), splitList(tags)
+	o.Status, o.HoldReasons, o.Tags, o.RefundFrom = Status(st), splitList(holds), splitList(tags), Status(refundFrom)
 	return &o, nil
 }
 
@@ -151,7 +151,26 @@ func writeEvents(ctx context.Context, tx store.Tx, es []eventRow) error {
 
 // getOrder loads an order with its lines and parts.
 func getOrder(ctx context.Context, q store.Querier, id string) (*Order, error) {
-	o, err := scanOrder(q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	return loadOrder(ctx, q, id, "")
+}
+
+// lockOrder is getOrder for a read-modify-write in tx: on PostgreSQL the
+// order row stays locked until tx ends, so that a concurrent ingest or
+// after-sales step cannot write back a stale copy over this one (SQLite has
+// one writer).
+func lockOrder(ctx context.Context, tx store.Tx, id string) (*Order, error) {
+	return loadOrder(ctx, tx, id, forUpdate(tx))
+}
+
+func forUpdate(tx store.Tx) string {
+	if tx.Engine() == store.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func loadOrder(ctx context.Context, q store.Querier, id, suffix string) (*Order, error) {
+	o, err := scanOrder(q.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`+suffix, id))
 	if err != nil {
 		return nil, store.NotFoundIfNoRows(err, "order %s not found", id)
 	}
