@@ -43,8 +43,8 @@ import (
 //
 // To know which change a pushed quantity reflects, the driver serialises
 // the changes of each SKU and walks its available stock through values
-// that never repeat and are at least 3 apart (receive +12, adjust −5, …);
-// with every shop's ratio ≥ 34% and a fixed safety stock, each shop's
+// that never repeat and are at least 4 apart (receive +12, adjust −4, …);
+// with every shop's ratio ≥ 25% and a fixed safety stock, each shop's
 // policy value then identifies the state exactly. A call carrying a value
 // that was never a policy value, or an older state after a newer one, is a
 // violation.
@@ -479,7 +479,7 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 	for i := range pools {
 		pools[i] = []int64{opening}
 	}
-	if _, err := converge(ctx, a, shops, skuIDs, pools, 60*time.Second); err != nil {
+	if _, err := converge(ctx, shops, skuIDs, pools, 60*time.Second); err != nil {
 		return rep, fmt.Errorf("before the run: %w", err)
 	}
 	logf("propagation: %d shops (%d Taobao, %d Douyin), %d SKUs bound on each, %d changes/s for %s",
@@ -530,16 +530,18 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 				seq := len(pools[i])
 				pool := pools[i][seq-1]
 				t0 := time.Now()
-				// Receive +12, adjust −5, alternately: available stock never
-				// repeats a value and distinct values are ≥ 3 apart.
+				var err error
+				// Receive +12, adjust −4, alternately: available stock walks
+				// 1000, 1012, 1008, 1020, … (0 and 4 mod 8), never repeating
+				// a value, distinct values ≥ 4 apart.
 				doc := inventory.DocRef{Type: "bench", ID: fmt.Sprintf("C%d", n), Line: 1}
 				if seq%2 == 1 {
 					err = a.Inventory.Receive(ctx, doc, wh.ID, skuIDs[i], 12)
 					pool += 12
 				} else {
-					delta := int64(-5)
+					delta := int64(-4)
 					err = a.Inventory.Adjust(ctx, inventory.Adjustment{Doc: doc, WarehouseID: wh.ID, SKUID: skuIDs[i], Delta: &delta})
-					pool -= 5
+					pool -= 4
 				}
 				if err == nil {
 					pools[i] = append(pools[i], pool)
@@ -571,12 +573,28 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 		rep.Changes, rep.Elapsed.Round(time.Millisecond), float64(rep.Changes)/rep.Elapsed.Seconds())
 
 	settleStart := time.Now()
-	mismatch, err := converge(ctx, a, shops, skuIDs, pools, o.Settle)
+	mismatch, err := converge(ctx, shops, skuIDs, pools, o.Settle)
 	if err != nil {
 		return rep, err
 	}
 	rep.Settle = time.Since(settleStart)
 	rep.Violations = append(rep.Violations, mismatch...)
+	// The model the measurement relies on must agree with inventory.
+	var off []string
+	for _, s := range shops {
+		for i, id := range skuIDs {
+			want, err := a.Inventory.Sellable(ctx, s.shop.ID, id)
+			if err != nil {
+				return rep, err
+			}
+			if got := s.channelStock(i); got != max(want, 0) {
+				off = append(off, fmt.Sprintf("%s %s: channel %d, inventory's policy value %d", s.shop.Name, codes[i], got, want))
+			}
+		}
+	}
+	if len(off) > 0 {
+		rep.Violations = append(rep.Violations, fmt.Sprintf("%d channel quantities differ from inventory's policy value: %s", len(off), strings.Join(first(off, 5), "; ")))
+	}
 
 	// Measure against the simulators' call logs.
 	rep.Shops, rep.SKUs = nShops, nSKU
@@ -598,7 +616,11 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 		for i := range nSKU {
 			stateOf[i] = make(map[int64]int, len(pools[i]))
 			for seq, pool := range pools[i] {
-				stateOf[i][s.policy(pool)] = seq
+				v := s.policy(pool)
+				if _, dup := stateOf[i][v]; dup {
+					return rep, fmt.Errorf("scenario bug: shop %s shows %d for two states of SKU %d", s.shop.Name, v, i)
+				}
+				stateOf[i][v] = seq
 			}
 		}
 		for _, c := range calls.byShop[si] {
@@ -669,8 +691,7 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 // converge waits until every channel shows the policy value of the SKU's
 // last state, which must also be what inventory computes, and returns what
 // still differs at the deadline.
-func converge(ctx context.Context, a interface {
-}, shops []*propShop, skuIDs []string, pools [][]int64, limit time.Duration) ([]string, error) {
+func converge(ctx context.Context, shops []*propShop, skuIDs []string, pools [][]int64, limit time.Duration) ([]string, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		var off []string
