@@ -394,3 +394,56 @@ func TestRefundMarkSurvivesConcurrentIngest(t *testing.T) {
 		}
 	})
 }
+
+// An approved order shipped outside OmniHub's warehouse flow (the platform
+// says so) is shipped and its reservation consumed; before, the update failed.
+func TestPlatformShipsApprovedOrder(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newEnv(t, db)
+		v := mk("S1", t0)
+		id := e.ingest(t, "shop1", v).OrderID
+		shipped := v
+		shipped.ModifiedAt, shipped.Status = t0.Add(time.Hour), channel.OrderShipped
+		if r := e.ingest(t, "shop1", shipped); r.Status != Shipped {
+			t.Fatalf("after the platform shipped it: %+v", r)
+		}
+		if !e.stock.wasShipped(id) || e.stock.releaseCalls(id) != 0 {
+			t.Fatal("reservation not consumed")
+		}
+	})
+}
+
+// Platforms give modification times to the second, so a refund and the
+// shipment right after it can carry the same time. The version further
+// along the order's life wins the tie, whatever the payload hashes say.
+func TestSameSecondVersionsFollowTheLifecycle(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newEnv(t, db)
+		// Find a pair whose hashes alone would keep the paid version.
+		var paid, shipped channel.Order
+		for i := 0; ; i++ {
+			paid = mk("T1", t0, func(o *channel.Order) { o.SellerNote = fmt.Sprint("memo ", i) })
+			shipped = paid
+			shipped.Status, shipped.PlatformStatus = channel.OrderShipped, "WAIT_BUYER_CONFIRM_GOODS"
+			p1, err1 := prepare(paid)
+			p2, err2 := prepare(shipped)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if p2.hash < p1.hash {
+				break
+			}
+		}
+		id := e.ingest(t, "shop1", paid).OrderID
+		if r := e.ingest(t, "shop1", shipped); r.Outcome != Updated || r.Status != Shipped {
+			t.Fatalf("shipment in the same second: %+v", r)
+		}
+		if r := e.ingest(t, "shop1", paid); r.Outcome != Stale {
+			t.Fatalf("paid again after the shipment: %+v", r)
+		}
+		wantStatus(t, e, id, Shipped, "")
+		if !e.stock.wasShipped(id) {
+			t.Fatal("reservation not consumed")
+		}
+	})
+}

@@ -217,9 +217,12 @@ type existingRow struct {
 	id       string
 	modified time.Time
 	hash     string
+	status   channel.OrderStatus
 	phoneKey string
 	paidAt   *time.Time
 }
+
+func (e existingRow) version() orderVersion { return orderVersion{e.modified, e.status, e.hash} }
 
 func placeholders(start, n int) string {
 	var b strings.Builder
@@ -259,14 +262,14 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		for _, p := range chunk {
 			args = append(args, p)
 		}
-		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) ORDER BY id`+forUpdate(tx), args...)
+		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, channel_status, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) ORDER BY id`+forUpdate(tx), args...)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "load orders")
 		}
 		for rows.Next() {
 			var e existingRow
 			var pid string
-			if err := rows.Scan(&e.id, &pid, &e.modified, &e.hash, &e.phoneKey, &e.paidAt); err != nil {
+			if err := rows.Scan(&e.id, &pid, &e.modified, &e.hash, &e.status, &e.phoneKey, &e.paidAt); err != nil {
 				rows.Close()
 				return errs.Wrap(err, errs.Internal, "load orders")
 			}
@@ -309,14 +312,14 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		ps := byPID[pid]
 		// Newest platform modification wins; a tie is broken by the payload
 		// hash so that every delivery order converges on the same version.
-		sort.SliceStable(ps, func(i, j int) bool { return newer(ps[j].in.ModifiedAt, ps[j].hash, ps[i].in.ModifiedAt, ps[i].hash) })
+		sort.SliceStable(ps, func(i, j int) bool { return ps[j].newer(ps[i].version()) })
 		best := ps[len(ps)-1]
 		ex, found := existing[pid]
 		orderID := ex.id
 		if !found {
 			orderID = newID()
 		}
-		apply := !found || newer(best.in.ModifiedAt, best.hash, ex.modified, ex.hash)
+		apply := !found || best.newer(ex.version())
 		seen := map[string]bool{}
 		if found {
 			seen[ex.hash] = true
@@ -387,13 +390,51 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 	return writeEvents(ctx, tx, b.events)
 }
 
-// newer reports whether version (t1, h1) supersedes (t2, h2).
-func newer(t1 time.Time, h1 string, t2 time.Time, h2 string) bool {
-	t1, t2 = store.UTC(t1), store.UTC(t2)
+// orderVersion is what orders the platform's versions of one order.
+type orderVersion struct {
+	modified time.Time
+	status   channel.OrderStatus
+	hash     string
+}
+
+func (p prepared) version() orderVersion { return orderVersion{p.in.ModifiedAt, p.in.Status, p.hash} }
+
+func (p prepared) newer(v orderVersion) bool { return p.version().newer(v) }
+
+// newer reports whether version a supersedes b: a later platform
+// modification time; on a tie (platforms give it to the second, and a
+// refund and a shipment can fall in one) the status further along the
+// order's life; then the larger payload hash, so that every delivery order
+// converges on the same version.
+func (a orderVersion) newer(b orderVersion) bool {
+	t1, t2 := store.UTC(a.modified), store.UTC(b.modified)
 	if !t1.Equal(t2) {
 		return t1.After(t2)
 	}
-	return h1 > h2
+	if r1, r2 := statusRank(a.status), statusRank(b.status); r1 != r2 {
+		return r1 > r2
+	}
+	return a.hash > b.hash
+}
+
+// statusRank orders platform statuses by how far along an order's life they
+// are; a closed order (refunded or never paid) ends it.
+func statusRank(s channel.OrderStatus) int {
+	switch s {
+	case channel.OrderPendingPayment:
+		return 0
+	case channel.OrderPaid:
+		return 1
+	case channel.OrderPartShipped:
+		return 2
+	case channel.OrderShipped:
+		return 3
+	case channel.OrderCompleted:
+		return 4
+	case channel.OrderCancelled:
+		return 5
+	}
+	return 0
 }
 
 // loadSiblings prefetches the stored approved orders the batch's orders

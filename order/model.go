@@ -47,7 +47,7 @@ var transitions = map[Status][]Status{
 	Paid:              {Approved, Held, Exception, Cancelled, Refunding},
 	Held:              {Approved, Exception, Paid, Cancelled, Refunding},
 	Exception:         {Approved, Held, Paid, Cancelled, Refunding},
-	Approved:          {Allocated, Held, Paid, Cancelled, Refunding},
+	Approved:          {Allocated, Shipped, Held, Paid, Cancelled, Refunding}, // → shipped: the platform says it left outside the warehouse flow
 	Allocated:         {Picking, Shipped, Approved, Cancelled, Refunding},
 	Picking:           {Packed, Shipped, Cancelled, Refunding},
 	Packed:            {Shipped, Cancelled, Refunding},
