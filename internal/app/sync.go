@@ -133,11 +133,13 @@ func (l listingIndex) SKUForListing(ctx context.Context, shopID string, li chann
 	return l.c.Resolve(ctx, shopID, li.PlatformItemID, li.PlatformSKUID, li.OuterID)
 }
 
-// refundSink feeds platform refunds to after-sales once it can act on
-// orders; without that, refunds still reach orders through the order's own
-// platform status (a refunded order is re-read and cancelled or marked).
+// refundSink feeds platform refunds (Taobao refunds, Douyin after-sales) to
+// after-sales, which opens or advances the case and, in the same
+// transaction, moves the order (refunding, partially refunded, refunded,
+// cancelled) and its stock. A refund of an order not ingested yet fails as
+// errs.Unavailable and the sync engine's job retries it.
 func (a *App) refundSink() syncer.RefundSink {
-	if a.orderEffects() == nil {
+	if a.Aftersales == nil || a.orderEffects() == nil {
 		return nil
 	}
 	return refundSink{a.Aftersales}
@@ -158,11 +160,11 @@ func (r syncResponder) Respond(ctx context.Context, shopID string, d channel.Ref
 	return r.a.Sync.Respond(ctx, shopID, d)
 }
 
-// orderEffects is the order module as after-sales sees it, when the order
-// service implements aftersales.OrderEffects.
+// orderEffects is the order module as after-sales sees it (order.Service
+// implements aftersales.OrderEffects); nil until orders are wired.
 func (a *App) orderEffects() aftersales.OrderEffects {
-	if oe, ok := any(a.Orders).(aftersales.OrderEffects); ok {
-		return oe
+	if a.Orders == nil {
+		return nil
 	}
-	return nil
+	return a.Orders
 }
