@@ -13,7 +13,7 @@ import (
 
 // scenarios lists every benchmark scenario; packages contribute theirs.
 func scenarios() *bench.Registry {
-	return bench.NewRegistry(hotSKUScenario(), ingestScenario(), ingestCoreScenario())
+	return bench.NewRegistry(hotSKUScenario(), ingestScenario(), ingestCoreScenario(), propagationScenario(), flashSaleScenario(), soakScenario())
 }
 
 func (c *cli) benchCmd() *cobra.Command {
