@@ -41,6 +41,8 @@ type Summary struct {
 	CrossShopP99     time.Duration  `json:"cross_shop_p99_ns"`
 	DeadLetters      int            `json:"dead_letters"`
 	Refunds          int            `json:"refunds_requested"`
+	AftersalesCases  int            `json:"aftersales_cases"` // cases OmniHub opened from platform refunds
+	CasesByStatus    map[string]int `json:"aftersales_by_status,omitempty"`
 	Cancelled        int            `json:"platform_cancelled"`
 	OrdersPerSecond  float64        `json:"orders_per_second"`
 }
@@ -412,6 +414,22 @@ func (w *World) measure(ctx context.Context, sum Summary, tbTrades [][]int64) (S
 	}
 	_ = a.DB.QueryRow(ctx, `SELECT COALESCE(SUM(qty), 0) FROM inv_reservations WHERE status = 'open'`).Scan(&sum.OpenReservations)
 	_ = a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log WHERE ok`).Scan(&sum.StockPushes)
+	sum.AftersalesCases, sum.CasesByStatus = 0, map[string]int{}
+	crows, err := a.DB.Query(ctx, `SELECT status, COUNT(*) FROM aftersales_cases GROUP BY status`)
+	if err != nil {
+		return sum, err
+	}
+	for crows.Next() {
+		var st string
+		var n int
+		if err := crows.Scan(&st, &n); err != nil {
+			crows.Close()
+			return sum, err
+		}
+		sum.CasesByStatus[st] = n
+		sum.AftersalesCases += n
+	}
+	crows.Close()
 	dl, err := a.DB.Jobs().DeadLetters(ctx, 0, 1000)
 	if err != nil {
 		return sum, err
