@@ -415,7 +415,7 @@ func (w *World) measure(ctx context.Context, sum Summary, tbTrades [][]int64) (S
 	_ = a.DB.QueryRow(ctx, `SELECT COALESCE(SUM(qty), 0) FROM inv_reservations WHERE status = 'open'`).Scan(&sum.OpenReservations)
 	_ = a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log WHERE ok`).Scan(&sum.StockPushes)
 	sum.AftersalesCases, sum.CasesByStatus = 0, map[string]int{}
-	crows, err := a.DB.Query(ctx, `SELECT status, COUNT(*) FROM aftersales_cases GROUP BY status`)
+	crows, err := a.DB.Query(ctx, `SELECT state, COUNT(*) FROM aftersales_cases GROUP BY state`)
 	if err != nil {
 		return sum, err
 	}
