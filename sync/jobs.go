@@ -109,6 +109,14 @@ func (w *tickWorker) Work(ctx context.Context, _ *river.Job[TickArgs]) error {
 			e.log.Warn("shop has no connector", "shop", sh.ID, "platform", sh.Platform)
 			continue
 		}
+		// A safety net for propagation: if marks are pending but no push
+		// job is queued (a crash between rounds), start a round. Only then:
+		// a round for a shop with nothing pending is an idle job per shop
+		// and tick that also takes the lease from real pushes.
+		pending, err := e.deps.Stock.PendingPushes(ctx, sh.ID, 1)
+		if err != nil {
+			return err
+		}
 		err = e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			if _, ok := conn.(channel.OrderPuller); ok && e.pullDue(ctx, tx, sh, now) {
 				if err := tx.InsertJob(ctx, PullOrdersArgs{ShopID: sh.ID}, uniqueOpts()); err != nil {
@@ -127,8 +135,9 @@ func (w *tickWorker) Work(ctx context.Context, _ *river.Job[TickArgs]) error {
 					}
 				}
 			}
-			// A safety net for propagation: if marks are pending but no
-			// push job is queued (a crash between rounds), start a round.
+			if len(pending) == 0 {
+				return nil
+			}
 			return e.ensurePushRoundTx(ctx, tx, sh.ID)
 		})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"omnihub/channel"
 	"omnihub/errs"
 	"omnihub/ids"
+	"omnihub/shop"
 	"omnihub/store"
 )
 
@@ -35,6 +36,9 @@ type StockDrift struct {
 	Channel        int64  `json:"channel"`
 	Policy         int64  `json:"policy"`
 	Corrected      bool   `json:"corrected"`
+	// Pending: a change of this SKU is queued for the stock pusher, which
+	// will set the channel; the reconciler leaves it to it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 type reconcileWorker struct {
@@ -97,6 +101,7 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 				rep.Errors = append(rep.Errors, "listings: "+err.Error())
 				break
 			}
+			var listings []boundListing
 			for _, l := range page.Listings {
 				rep.ListingsSeen++
 				skuID, ok, err := e.deps.Listings.SKUForListing(ctx, shopID, l)
@@ -107,26 +112,18 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 					rep.Unbound++
 					continue
 				}
-				want, err := e.deps.Stock.Sellable(ctx, shopID, skuID)
-				if err != nil {
+				listings = append(listings, boundListing{l, skuID})
+			}
+			if canPush && sh.Settings.PushStock {
+				if err := e.correctStock(ctx, &rep, sh, sess, pusher, listings); err != nil {
 					return rep, err
 				}
-				want = max(want, 0)
-				if want == l.Quantity {
-					continue
-				}
-				d := StockDrift{SKUID: skuID, PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID, Channel: l.Quantity, Policy: want}
-				if canPush && sh.Settings.PushStock {
-					if err := e.wait(ctx, sh, sess, sh.Settings.StockRate); err != nil {
+			} else {
+				for _, b := range listings {
+					if _, err := e.stockDrift(ctx, &rep, shopID, b.l, b.skuID, false); err != nil {
 						return rep, err
 					}
-					res, err := pusher.PushStock(ctx, sess, []channel.StockUpdate{{PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID, Quantity: want}})
-					d.Corrected = err == nil && len(res) == 1 && res[0].Err == nil
-					if !d.Corrected {
-						rep.Errors = append(rep.Errors, "push "+l.PlatformSKUID+": "+firstErr(err, res).Error())
-					}
 				}
-				rep.StockDrift = append(rep.StockDrift, d)
 			}
 			if page.NextCursor == "" {
 				break
@@ -148,6 +145,106 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 		e.log.Warn("reconciliation repaired", "shop", shopID, "orders", rep.OrdersRepaired, "stock_drift", len(rep.StockDrift))
 	}
 	return rep, nil
+}
+
+// boundListing is a platform listing and the internal SKU bound to it.
+type boundListing struct {
+	l     channel.Listing
+	skuID string
+}
+
+// maxPendingChecked bounds the queued stock changes a reconciliation reads
+// per page to leave to the pusher; beyond it, a queued SKU may be corrected
+// and then pushed again with the same value (harmless, one more call).
+const maxPendingChecked = 10000
+
+// correctStock compares one page of bound listings with the policy values
+// and pushes the policy value where they differ.
+//
+// It holds the shop's push lease meanwhile, so the stock pusher (in this
+// process or another) never writes the channel at the same time: a
+// correction computed from an older truth can then never land after a
+// newer push and stay wrong until the next reconciliation. A SKU whose
+// change is still queued is left to the pusher (reported as pending), so
+// the same change is not pushed twice.
+func (e *Engine) correctStock(ctx context.Context, rep *ReconcileReport, sh shop.Shop, sess channel.Session, pusher channel.StockPusher, listings []boundListing) error {
+	if len(listings) == 0 {
+		return nil
+	}
+	owner := "reconcile-" + rep.ID
+	if err := e.awaitPushLease(ctx, sh.ID, owner); err != nil {
+		return err
+	}
+	defer e.releasePushLease(context.WithoutCancel(ctx), sh.ID, owner)
+	marks, err := e.deps.Stock.PendingPushes(ctx, sh.ID, maxPendingChecked)
+	if err != nil {
+		return err
+	}
+	pending := make(map[string]bool, len(marks))
+	for _, m := range marks {
+		pending[m.SKUID] = true
+	}
+	for _, b := range listings {
+		d, err := e.stockDrift(ctx, rep, sh.ID, b.l, b.skuID, pending[b.skuID])
+		if err != nil {
+			return err
+		}
+		if d == nil || d.Pending {
+			continue
+		}
+		if err := e.wait(ctx, sh, sess, sh.Settings.StockRate); err != nil {
+			return err
+		}
+		res, err := pusher.PushStock(ctx, sess, []channel.StockUpdate{{PlatformItemID: b.l.PlatformItemID, PlatformSKUID: b.l.PlatformSKUID, Quantity: d.Policy}})
+		d.Corrected = err == nil && len(res) == 1 && res[0].Err == nil
+		if !d.Corrected {
+			rep.Errors = append(rep.Errors, "push "+b.l.PlatformSKUID+": "+firstErr(err, res).Error())
+		}
+	}
+	return nil
+}
+
+// stockDrift compares a listing's channel quantity with the policy value
+// and, when they differ, appends the drift to the report and returns it.
+func (e *Engine) stockDrift(ctx context.Context, rep *ReconcileReport, shopID string, l channel.Listing, skuID string, pending bool) (*StockDrift, error) {
+	want, err := e.deps.Stock.Sellable(ctx, shopID, skuID)
+	if err != nil {
+		return nil, err
+	}
+	want = max(want, 0)
+	if want == l.Quantity {
+		return nil, nil
+	}
+	rep.StockDrift = append(rep.StockDrift, StockDrift{SKUID: skuID, PlatformItemID: l.PlatformItemID, PlatformSKUID: l.PlatformSKUID,
+		Channel: l.Quantity, Policy: want, Pending: pending})
+	return &rep.StockDrift[len(rep.StockDrift)-1], nil
+}
+
+// awaitPushLease takes a shop's push lease for owner, waiting while a push
+// job holds it (a little over one lease period: a holder that died has lost
+// it by then).
+func (e *Engine) awaitPushLease(ctx context.Context, shopID, owner string) error {
+	// The lease lives on the shop's round row; a shop never marked has none
+	// yet. Round 1 is what the first marking transaction would insert.
+	if _, err := e.deps.DB.Exec(ctx, `INSERT INTO sync_push_rounds (shop_id, round) VALUES ($1, 1) ON CONFLICT (shop_id) DO NOTHING`, shopID); err != nil {
+		return errs.Wrap(err, errs.Internal, "push round for shop %s", shopID)
+	}
+	deadline := time.Now().Add(pushLease + 5*time.Second)
+	for {
+		// Round 0 leaves the round as it is: only push jobs advance it.
+		got, err := e.acquirePushLease(ctx, shopID, 0, owner)
+		if err != nil || got {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errs.E(errs.Unavailable, "shop %s: the stock push lease stayed taken for %s", shopID, pushLease)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (e *Engine) reconcileWindow(ctx context.Context, shopID string, p channel.OrderPuller, sess channel.Session, from, to time.Time, pageSize int) (seen, repaired int, err error) {
