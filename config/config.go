@@ -35,6 +35,8 @@ type Config struct {
 	SecretKeyFile string `yaml:"secret_key_file"`
 	// Alerts says where sync alerts go.
 	Alerts Alerts `yaml:"alerts"`
+	// Sync sets the sync engine's schedule.
+	Sync Sync `yaml:"sync"`
 	// SecretKey is the base64 key itself, from OMNIHUB_SECRET_KEY only (never
 	// from a file that might be committed).
 	SecretKey string `yaml:"-"`
@@ -58,6 +60,18 @@ type AlertWebhook struct {
 	Kind   string `yaml:"kind"`
 	URL    string `yaml:"url"`
 	Secret string `yaml:"secret"` // DingTalk / Feishu signing secret
+}
+
+// Sync sets how often the sync engine's periodic jobs run. They run once per
+// period across all processes sharing a database (the elected leader
+// enqueues them); zero takes the engine's defaults.
+type Sync struct {
+	// Tick schedules per-shop pulls, message polls, token refreshes and
+	// alert checks (default 5s).
+	Tick time.Duration `yaml:"tick"`
+	// ReconcileEvery reconciles every shop's orders and channel stock
+	// (default 1h).
+	ReconcileEvery time.Duration `yaml:"reconcile_every"`
 }
 
 // HTTP configures the API server.
@@ -165,6 +179,8 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	num("OMNIHUB_JOB_MAX_ATTEMPTS", &cfg.Jobs.MaxAttempts)
 	dur("OMNIHUB_JOB_BACKOFF_BASE", &cfg.Jobs.BackoffBase)
 	dur("OMNIHUB_JOB_BACKOFF_MAX", &cfg.Jobs.BackoffMax)
+	dur("OMNIHUB_SYNC_TICK", &cfg.Sync.Tick)
+	dur("OMNIHUB_SYNC_RECONCILE_EVERY", &cfg.Sync.ReconcileEvery)
 	return firstErr
 }
 
@@ -188,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.MaxAttempts < 1 {
 		return errs.WithField("jobs", "workers and max_attempts must be at least 1")
+	}
+	if c.Sync.Tick < 0 || c.Sync.ReconcileEvery < 0 {
+		return errs.WithField("sync", "tick and reconcile_every must not be negative")
 	}
 	for i, h := range c.Alerts.Webhooks {
 		switch h.Kind {

@@ -59,3 +59,17 @@ func TestBadInputIsInvalid(t *testing.T) {
 		t.Fatalf("bad level: %v", err)
 	}
 }
+
+func TestSyncSchedule(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load("", env(map[string]string{"OMNIHUB_SYNC_TICK": "300ms", "OMNIHUB_SYNC_RECONCILE_EVERY": "10m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sync.Tick != 300*time.Millisecond || cfg.Sync.ReconcileEvery != 10*time.Minute {
+		t.Fatalf("sync schedule: %+v", cfg.Sync)
+	}
+	if _, err := Load("", env(map[string]string{"OMNIHUB_SYNC_TICK": "-1s"})); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("negative tick: %v", err)
+	}
+}

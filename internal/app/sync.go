@@ -63,7 +63,8 @@ func (a *App) wireSync(opts Options) {
 	for _, h := range a.Config.Alerts.Webhooks {
 		hooks = append(hooks, syncer.Webhook{Kind: syncer.WebhookKind(h.Kind), URL: h.URL, Secret: h.Secret})
 	}
-	cfg := syncer.Config{Alerts: syncer.AlertConfig{Webhooks: hooks}}
+	cfg := syncer.Config{Alerts: syncer.AlertConfig{Webhooks: hooks},
+		TickEvery: a.Config.Sync.Tick, ReconcileEvery: a.Config.Sync.ReconcileEvery}
 	if opts.SyncTick > 0 {
 		cfg.TickEvery = opts.SyncTick
 	}
