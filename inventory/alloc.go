@@ -624,6 +624,26 @@ func (s *Service) AckPush(ctx context.Context, shopID, skuID string, version int
 	})
 }
 
+// PushAck says version Version of a SKU's mark reached the channel.
+type PushAck struct {
+	SKUID   string
+	Version int64
+}
+
+// AckPushesTx is AckPush for many SKUs of a shop in the caller's transaction
+// (the sync engine records a round's pushes and acknowledges them in one
+// write). A version never marked, or older than already acknowledged,
+// changes nothing.
+func (s *Service) AckPushesTx(ctx context.Context, tx store.Tx, shopID string, acks []PushAck) error {
+	for _, a := range acks {
+		if _, err := tx.Exec(ctx, `UPDATE stock_push_marks SET pushed_version = $1
+			WHERE shop_id = $2 AND sku_id = $3 AND pushed_version < $1 AND version >= $1`, a.Version, shopID, a.SKUID); err != nil {
+			return errs.Wrap(err, errs.Internal, "acknowledge push of shop %s SKU %s", shopID, a.SKUID)
+		}
+	}
+	return nil
+}
+
 // Available is on hand − reserved of a SKU in a warehouse (0 when unknown).
 func (s *Service) Available(ctx context.Context, warehouseID, skuID string) (int64, error) {
 	var a int64

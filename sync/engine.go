@@ -170,6 +170,7 @@ type Engine struct {
 	limiters map[string]*rate.Limiter
 	health   map[string]*window // per shop: recent outcomes for failure-rate alerts
 	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
+	pushers  pushers            // per shop: the push job running in this process (stock.go)
 }
 
 type connKey struct {

@@ -3,6 +3,10 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	stdsync "sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -23,31 +27,182 @@ import (
 //
 // Correctness under concurrency rests on two rows per shop in
 // sync_push_rounds:
-//   - round: a marking transaction locks the shop's row (upsert) and enqueues
-//     a job unique to the current round. A push job first advances the round
+//   - round: a marking transaction locks the shop's row (upsert) and makes
+//     sure a job is queued for the current round: the first marking
+//     transaction of a round enqueues it (queued_round), later ones see it
+//     queued and only lock the row. A push job first advances the round
 //     (waiting for any marking transaction holding the row), then reads the
 //     marks. A mark committed before the advance is seen by that read; one
-//     committed after it carries the next round and so gets its own job. No
+//     committed after it carries the next round and so has its own job. No
 //     change can fall between two rounds.
 //   - lease: one job at a time pushes for a shop, so an older value can never
 //     overwrite a newer one on the channel. A job that finds the lease held
 //     snoozes briefly.
+//
+// Latency. A job that holds the lease does not stop at the first empty
+// read: it lingers while changes keep coming (woken at once by marking
+// transactions of this process, polling for those of others) and pushes
+// them as they commit, up to pushMaxRun. Under a steady stream of changes a
+// shop is served by one running job instead of a job fetch and a lease
+// hand-over per round, which on SQLite (no notifications) would cost up to
+// the queue's poll interval each time. Each cycle records its pushes and
+// acknowledges its marks in one transaction.
 
-// OnMarkedTx is inventory's push hook: it schedules a push round for each
-// shop in the caller's transaction.
-func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) error {
-	for _, shopID := range shopIDs {
-		var round int64
-		err := tx.QueryRow(ctx, `INSERT INTO sync_push_rounds (shop_id, round) VALUES ($1, 1)
-			ON CONFLICT (shop_id) DO UPDATE SET round = sync_push_rounds.round RETURNING round`, shopID).Scan(&round)
-		if err != nil {
-			return errs.Wrap(err, errs.Internal, "push round for shop %s", shopID)
+const (
+	// pushLease bounds how long a crashed job's lease blocks its shop.
+	pushLease = 2 * time.Minute
+	// pushMaxRun is how long one job pushes before it leaves the shop to the
+	// next round's job (and frees its queue worker for other work).
+	pushMaxRun = 30 * time.Second
+	// pushLinger is how long a job waits for more changes once its shop has
+	// nothing pending.
+	pushLinger = 500 * time.Millisecond
+	// pushPoll is how often a lingering job looks for marks committed by
+	// other processes (this process's marking transactions wake it at once).
+	pushPoll = 50 * time.Millisecond
+	// pushGather lets a woken job collect the changes committing with the
+	// one that woke it, so that a cycle is not one SKU at a time.
+	pushGather = 5 * time.Millisecond
+	// pushHeld is the snooze of a job that finds its shop's lease held.
+	pushHeld = 20 * time.Millisecond
+)
+
+// PushAck acknowledges that a version of a (shop, SKU) mark reached the
+// channel.
+type PushAck struct {
+	SKUID   string
+	Version int64
+}
+
+// pushAcker is a StockSource that acknowledges many marks in the caller's
+// transaction; without it each SKU is acknowledged in a transaction of its
+// own.
+type pushAcker interface {
+	AckPushesTx(ctx context.Context, tx store.Tx, shopID string, acks []PushAck) error
+}
+
+// pushers tracks the push jobs running in this process, so that a marking
+// transaction can wake its shop's job when it commits. The zero value is
+// ready to use.
+type pushers struct {
+	mu   stdsync.Mutex
+	wake map[string]chan struct{}
+}
+
+func (p *pushers) register(shopID string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	p.mu.Lock()
+	if p.wake == nil {
+		p.wake = map[string]chan struct{}{}
+	}
+	p.wake[shopID] = ch
+	p.mu.Unlock()
+	return ch, func() {
+		p.mu.Lock()
+		if p.wake[shopID] == ch {
+			delete(p.wake, shopID)
 		}
-		if err := tx.InsertJob(ctx, PushStockArgs{ShopID: shopID, Round: round}, uniqueOpts()); err != nil {
+		p.mu.Unlock()
+	}
+}
+
+// kick wakes the shop's running job, reporting whether there is one.
+func (p *pushers) kick(shopID string) bool {
+	p.mu.Lock()
+	ch, ok := p.wake[shopID]
+	p.mu.Unlock()
+	if ok {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	return ok
+}
+
+// OnMarkedTx is inventory's push hook: it makes sure a push round is queued
+// for each shop, in the caller's transaction, and wakes the shops' running
+// push jobs once it commits.
+func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) error {
+	if len(shopIDs) == 0 {
+		return nil
+	}
+	// One statement locks every shop's round row, in a fixed order so that
+	// concurrent marking transactions cannot deadlock on them.
+	shops := slices.Compact(slices.Sorted(slices.Values(shopIDs)))
+	var sb strings.Builder
+	args := make([]any, len(shops))
+	sb.WriteString(`INSERT INTO sync_push_rounds (shop_id, round) VALUES `)
+	for i, id := range shops {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("($" + strconv.Itoa(i+1) + ", 1)")
+		args[i] = id
+	}
+	sb.WriteString(` ON CONFLICT (shop_id) DO UPDATE SET round = sync_push_rounds.round RETURNING shop_id, round, queued_round`)
+	rows, err := tx.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return errs.Wrap(err, errs.Internal, "push rounds for %d shops", len(shops))
+	}
+	var queue []pushDue
+	for rows.Next() {
+		var d pushDue
+		var queued int64
+		if err := rows.Scan(&d.shopID, &d.round, &queued); err != nil {
+			rows.Close()
+			return errs.Wrap(err, errs.Internal, "scan push round")
+		}
+		if queued < d.round {
+			queue = append(queue, d)
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return errs.Wrap(err, errs.Internal, "read push rounds")
+	}
+	for _, d := range queue {
+		if err := e.queueRoundTx(ctx, tx, d.shopID, d.round); err != nil {
 			return err
 		}
 	}
+	nudge := tx.Engine() != store.Postgres // no notifications: see afterMarked
+	tx.AfterCommit(func() { e.afterMarked(ctx, shops, queue, nudge) })
 	return nil
+}
+
+// pushDue is a shop's round whose job a marking transaction enqueued.
+type pushDue struct {
+	shopID string
+	round  int64
+}
+
+// queueRoundTx enqueues the push job of a shop's round and notes it queued.
+func (e *Engine) queueRoundTx(ctx context.Context, tx store.Tx, shopID string, round int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE sync_push_rounds SET queued_round = $2 WHERE shop_id = $1 AND queued_round < $2`, shopID, round); err != nil {
+		return errs.Wrap(err, errs.Internal, "queue push round for shop %s", shopID)
+	}
+	return tx.InsertJob(ctx, PushStockArgs{ShopID: shopID, Round: round}, uniqueOpts())
+}
+
+// afterMarked wakes the running push jobs of the marked shops. A job
+// enqueued inside a transaction on an engine without notifications is only
+// seen at the queue's next poll; inserting it again outside the transaction
+// (a duplicate, which the unique options skip) makes this process's queue
+// fetch at once.
+func (e *Engine) afterMarked(ctx context.Context, shops []string, queued []pushDue, nudge bool) {
+	for _, id := range shops {
+		e.pushers.kick(id)
+	}
+	if !nudge {
+		return
+	}
+	for _, q := range queued {
+		if _, err := e.deps.DB.Jobs().Insert(context.WithoutCancel(ctx), PushStockArgs{ShopID: q.shopID, Round: q.round}, uniqueOpts()); err != nil {
+			e.log.Warn("nudge push job", "shop", q.shopID, "err", err)
+		}
+	}
 }
 
 // ensurePushRoundTx starts a round when marks are pending but no job is (a
@@ -61,7 +216,7 @@ func (e *Engine) ensurePushRoundTx(ctx context.Context, tx store.Tx, shopID stri
 	if err != nil {
 		return err
 	}
-	return tx.InsertJob(ctx, PushStockArgs{ShopID: shopID, Round: round}, uniqueOpts())
+	return e.queueRoundTx(ctx, tx, shopID, round)
 }
 
 type pushWorker struct {
@@ -79,13 +234,54 @@ func (w *pushWorker) Work(ctx context.Context, j *river.Job[PushStockArgs]) erro
 		return err
 	}
 	if !got {
-		return river.JobSnooze(50 * time.Millisecond)
+		return river.JobSnooze(pushHeld)
 	}
 	defer e.releasePushLease(context.WithoutCancel(ctx), j.Args.ShopID, owner)
-	return e.pushPending(ctx, j.Args.ShopID)
+	return e.pushWhileBusy(ctx, j.Args.ShopID, start.Add(pushMaxRun))
 }
 
-const pushLease = 2 * time.Minute
+// pushWhileBusy pushes a shop's pending marks, then keeps pushing new ones
+// as they commit until the shop has been quiet for pushLinger or until.
+func (e *Engine) pushWhileBusy(ctx context.Context, shopID string, until time.Time) error {
+	wake, done := e.pushers.register(shopID)
+	defer done()
+	quietSince := time.Now()
+	for {
+		n, more, err := e.pushPending(ctx, shopID, until)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if now.After(until) {
+			if more {
+				// Leave the rest to a round of its own rather than to the
+				// tick's safety net.
+				return e.requeue(ctx, shopID)
+			}
+			return nil
+		}
+		if n > 0 {
+			quietSince = now
+		} else if now.Sub(quietSince) >= pushLinger {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil // released; what is pending has a round or the tick's net
+		case <-wake:
+			time.Sleep(pushGather)
+		case <-time.After(pushPoll):
+		}
+	}
+}
+
+// requeue makes sure the shop's current round has a job (the caller still
+// holds the lease, so that job waits for it).
+func (e *Engine) requeue(ctx context.Context, shopID string) error {
+	return e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return e.ensurePushRoundTx(ctx, tx, shopID)
+	})
+}
 
 func (e *Engine) acquirePushLease(ctx context.Context, shopID string, round int64, owner string) (bool, error) {
 	now := store.UTC(e.now())
@@ -114,105 +310,132 @@ func (e *Engine) releasePushLease(ctx context.Context, shopID, owner string) {
 	}
 }
 
+// pushItem is one listing's update and the mark it carries.
+type pushItem struct {
+	update channel.StockUpdate
+	mark   PushMark
+}
+
 // pushPending pushes every pending mark of a shop, latest value per SKU,
-// in the platform's batch size, and acknowledges what the platform accepted.
-func (e *Engine) pushPending(ctx context.Context, shopID string) error {
+// in the platform's batch size, and acknowledges what the platform
+// accepted. It reports how many marks it handled and whether some were
+// left when until passed.
+func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time) (handled int, more bool, err error) {
 	sess, sh, err := e.session(ctx, shopID)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	if sh.Status != shop.Active || !sh.Settings.PushStock {
 		// Nothing goes to a paused shop or one that opted out; acknowledge
 		// so marks do not pile up (a resume reconciles).
-		return e.ackAll(ctx, shopID)
+		return 0, false, e.ackAll(ctx, shopID)
 	}
 	conn, err := e.connector(sh)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	pusher, ok := conn.(channel.StockPusher)
 	if !ok {
-		return e.ackAll(ctx, shopID)
+		return 0, false, e.ackAll(ctx, shopID)
 	}
 	batchMax := max(pusher.MaxStockBatch(), 1)
 	for range 1000 { // bounded: a job never runs forever
+		if time.Now().After(until) {
+			return handled, true, nil
+		}
 		marks, err := e.deps.Stock.PendingPushes(ctx, shopID, e.cfg.PushBatch)
 		if err != nil {
-			return err
+			return handled, false, err
 		}
 		if len(marks) == 0 {
 			e.m.Lag.WithLabelValues(shopID).Set(0)
-			return nil
+			return handled, false, nil
 		}
 		e.m.Lag.WithLabelValues(shopID).Set(e.now().Sub(marks[0].MarkedAt).Seconds())
-		type item struct {
-			mark channel.StockUpdate
-			pm   PushMark
-		}
-		var items []item
-		var unbound []PushMark
+		var items []pushItem
+		round := pushRound{listings: map[string]int{}}
 		for _, pm := range marks {
 			bs, err := e.deps.Listings.BindingsForSKU(ctx, shopID, pm.SKUID)
 			if err != nil {
-				return err
+				return handled, false, err
 			}
 			if len(bs) == 0 {
-				unbound = append(unbound, pm)
+				round.done(pm) // nothing to push to
 				continue
 			}
 			qty := max(pm.Sellable, 0)
+			round.listings[pm.SKUID] += len(bs)
 			for _, b := range bs {
-				items = append(items, item{channel.StockUpdate{PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID, Quantity: qty}, pm})
+				items = append(items, pushItem{channel.StockUpdate{PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID, Quantity: qty}, pm})
 			}
 		}
-		for _, pm := range unbound {
-			if err := e.deps.Stock.AckPush(ctx, shopID, pm.SKUID, pm.Version); err != nil {
-				return err
+		handled += len(marks)
+		stop := e.pushItems(ctx, sh, sess, pusher, batchMax, items, &round)
+		// What was accepted is recorded and acknowledged even when the
+		// round stopped early; the rest is read again.
+		if err := e.finishRound(ctx, shopID, &round); err != nil {
+			return handled, false, err
+		}
+		if stop != nil {
+			return handled, false, stop
+		}
+	}
+	return handled, true, nil
+}
+
+// pushRound collects one cycle's outcome: the push log and the marks whose
+// every listing was handled.
+type pushRound struct {
+	listings map[string]int // SKU → listings not yet accepted
+	log      []pushLogRow
+	acks     []PushAck
+}
+
+func (r *pushRound) done(pm PushMark) { r.acks = append(r.acks, PushAck{pm.SKUID, pm.Version}) }
+
+// pushItems calls the platform in batches, returning the error that stopped
+// the round (nil when every item was handled).
+func (e *Engine) pushItems(ctx context.Context, sh shop.Shop, sess channel.Session, pusher channel.StockPusher, batchMax int, items []pushItem, round *pushRound) error {
+	for lo := 0; lo < len(items); lo += batchMax {
+		batch := items[lo:min(lo+batchMax, len(items))]
+		updates := make([]channel.StockUpdate, len(batch))
+		for i, it := range batch {
+			updates[i] = it.update
+		}
+		if err := e.wait(ctx, sh, sess, sh.Settings.StockRate); err != nil {
+			return err
+		}
+		sent := e.now()
+		for _, it := range batch {
+			d := sent.Sub(it.mark.MarkedAt)
+			e.m.Propagation.Observe(d.Seconds())
+			if e.deps.OnPropagation != nil {
+				e.deps.OnPropagation(d)
 			}
 		}
-		for lo := 0; lo < len(items); lo += batchMax {
-			hi := min(lo+batchMax, len(items))
-			batch := items[lo:hi]
-			updates := make([]channel.StockUpdate, len(batch))
-			for i, it := range batch {
-				updates[i] = it.mark
-			}
-			if err := e.wait(ctx, sh, sess, sh.Settings.StockRate); err != nil {
-				return err
-			}
-			sent := e.now()
-			for _, it := range batch {
-				d := sent.Sub(it.pm.MarkedAt)
-				e.m.Propagation.Observe(d.Seconds())
-				if e.deps.OnPropagation != nil {
-					e.deps.OnPropagation(d)
-				}
-			}
-			results, err := pusher.PushStock(ctx, sess, updates)
-			if err != nil {
-				// The whole call failed: nothing is acknowledged, the job
-				// retries (or snoozes on a rate limit) and re-reads the
-				// latest values.
-				return e.classify(ctx, sh, "push_stock", err)
-			}
-			e.observe(shopID, "push_stock", true)
-			if err := e.recordPushes(ctx, shopID, batch2log(results, func(i int) PushMark { return batch[i].pm })); err != nil {
-				return err
-			}
-			// Acknowledge per SKU once all of its listings in this batch
-			// were accepted. A SKU rejected for a permanent reason (listing
-			// deleted on the platform) is acknowledged too, and logged:
-			// retrying cannot fix it, the reconciler reports it.
-			for i, r := range results {
-				if r.Err != nil && channel.IsRetryable(r.Err) {
-					return e.classify(ctx, sh, "push_stock", r.Err)
-				}
-				if err := e.deps.Stock.AckPush(ctx, shopID, batch[i].pm.SKUID, batch[i].pm.Version); err != nil {
-					return err
-				}
-			}
-			e.m.Pushed.WithLabelValues(shopID).Add(float64(len(batch)))
+		results, err := pusher.PushStock(ctx, sess, updates)
+		if err != nil {
+			// The whole call failed: nothing of it is acknowledged, the job
+			// retries (or snoozes on a rate limit) and re-reads the latest
+			// values.
+			return e.classify(ctx, sh, "push_stock", err)
 		}
+		e.observe(sh.ID, "push_stock", true)
+		for i, r := range results {
+			it := batch[i]
+			round.log = append(round.log, pushLogRow{it.mark.SKUID, r.Update.PlatformSKUID, r.Update.Quantity, it.mark.Version, r.Err})
+			if r.Err != nil && channel.IsRetryable(r.Err) {
+				return e.classify(ctx, sh, "push_stock", r.Err)
+			}
+			// A listing rejected for a permanent reason (deleted on the
+			// platform) counts as handled, and is logged: retrying cannot
+			// fix it, the reconciler reports it. A SKU is acknowledged once
+			// all of its listings are handled.
+			if round.listings[it.mark.SKUID]--; round.listings[it.mark.SKUID] == 0 {
+				round.done(it.mark)
+			}
+		}
+		e.m.Pushed.WithLabelValues(sh.ID).Add(float64(len(batch)))
 	}
 	return nil
 }
@@ -223,30 +446,66 @@ type pushLogRow struct {
 	err                  error
 }
 
-func batch2log(results []channel.StockResult, pm func(int) PushMark) []pushLogRow {
-	out := make([]pushLogRow, len(results))
-	for i, r := range results {
-		m := pm(i)
-		out[i] = pushLogRow{m.SKUID, r.Update.PlatformSKUID, r.Update.Quantity, m.Version, r.Err}
+// finishRound records a cycle's pushes and acknowledges its marks in one
+// transaction (per SKU when the stock source cannot join it).
+func (e *Engine) finishRound(ctx context.Context, shopID string, r *pushRound) error {
+	if len(r.log) == 0 && len(r.acks) == 0 {
+		return nil
 	}
-	return out
+	acker, batched := e.deps.Stock.(pushAcker)
+	err := e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := e.recordPushesTx(ctx, tx, shopID, r.log); err != nil {
+			return err
+		}
+		if batched {
+			return acker.AckPushesTx(ctx, tx, shopID, r.acks)
+		}
+		return nil
+	})
+	if err != nil || batched {
+		return err
+	}
+	for _, a := range r.acks {
+		if err := e.deps.Stock.AckPush(ctx, shopID, a.SKUID, a.Version); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (e *Engine) recordPushes(ctx context.Context, shopID string, rows []pushLogRow) error {
+// recordPushesTx appends to the push log: what was pushed, and when.
+func (e *Engine) recordPushesTx(ctx context.Context, tx store.Tx, shopID string, rows []pushLogRow) error {
+	const per, chunk = 9, 100
 	now := store.UTC(e.now())
-	return e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		for _, r := range rows {
+	for len(rows) > 0 {
+		n := min(len(rows), chunk)
+		var sb strings.Builder
+		args := make([]any, 0, n*per)
+		sb.WriteString(`INSERT INTO sync_push_log (id, shop_id, sku_id, platform_sku_id, quantity, version, ok, error, pushed_at) VALUES `)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('(')
+			for k := range per {
+				if k > 0 {
+					sb.WriteByte(',')
+				}
+				sb.WriteString("$" + strconv.Itoa(i*per+k+1))
+			}
+			sb.WriteByte(')')
 			msg := ""
 			if r.err != nil {
 				msg = r.err.Error()
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO sync_push_log (id, shop_id, sku_id, platform_sku_id, quantity, version, ok, error, pushed_at)
-				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, ids.New(), shopID, r.skuID, r.platformSKUID, r.qty, r.version, r.err == nil, msg, now); err != nil {
-				return err
-			}
+			args = append(args, ids.New(), shopID, r.skuID, r.platformSKUID, r.qty, r.version, r.err == nil, msg, now)
 		}
-		return nil
-	})
+		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+			return errs.Wrap(err, errs.Internal, "record stock pushes of shop %s", shopID)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 func (e *Engine) ackAll(ctx context.Context, shopID string) error {
@@ -255,10 +514,12 @@ func (e *Engine) ackAll(ctx context.Context, shopID string) error {
 		if err != nil || len(marks) == 0 {
 			return err
 		}
+		r := pushRound{}
 		for _, m := range marks {
-			if err := e.deps.Stock.AckPush(ctx, shopID, m.SKUID, m.Version); err != nil {
-				return err
-			}
+			r.done(m)
+		}
+		if err := e.finishRound(ctx, shopID, &r); err != nil {
+			return err
 		}
 	}
 	return nil

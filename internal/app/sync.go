@@ -14,6 +14,7 @@ import (
 	"omnihub/order"
 	"omnihub/secrets"
 	"omnihub/shop"
+	"omnihub/store"
 	syncer "omnihub/sync"
 )
 
@@ -108,6 +109,15 @@ func (s stockSource) PendingPushes(ctx context.Context, shopID string, limit int
 
 func (s stockSource) AckPush(ctx context.Context, shopID, skuID string, version int64) error {
 	return s.inv.AckPush(ctx, shopID, skuID, version)
+}
+
+// AckPushesTx acknowledges a push round's SKUs in the engine's transaction.
+func (s stockSource) AckPushesTx(ctx context.Context, tx store.Tx, shopID string, acks []syncer.PushAck) error {
+	in := make([]inventory.PushAck, len(acks))
+	for i, a := range acks {
+		in[i] = inventory.PushAck{SKUID: a.SKUID, Version: a.Version}
+	}
+	return s.inv.AckPushesTx(ctx, tx, shopID, in)
 }
 
 func (s stockSource) Sellable(ctx context.Context, shopID, skuID string) (int64, error) {

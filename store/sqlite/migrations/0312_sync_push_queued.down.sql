@@ -1,0 +1,1 @@
+ALTER TABLE sync_push_rounds DROP COLUMN queued_round;
