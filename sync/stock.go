@@ -62,7 +62,7 @@ const (
 	pushPoll = 50 * time.Millisecond
 	// pushGather lets a woken job collect the changes committing with the
 	// one that woke it, so that a cycle is not one SKU at a time.
-	pushGather = 5 * time.Millisecond
+	pushGather = 100 * time.Millisecond
 	// pushHeld is the snooze of a job that finds its shop's lease held.
 	pushHeld = 20 * time.Millisecond
 )

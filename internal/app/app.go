@@ -68,6 +68,9 @@ type Options struct {
 	// OnPropagation receives each stock change's mark-to-channel latency
 	// (benchmarks and the demo).
 	OnPropagation func(time.Duration)
+	// SyncPlatformRate overrides the sync engine's calls per second per
+	// platform app (default 50; benchmarks model a larger app quota).
+	SyncPlatformRate float64
 }
 
 // NewLogger builds the structured logger the configuration asks for.
