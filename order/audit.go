@@ -74,6 +74,91 @@ type batch struct {
 	// deferReserve collects reservations to make them in one call.
 	deferReserve bool
 	pending      []StockLine
+	// pendingQty sums pending by {warehouse, SKU}: routing counts it as
+	// taken although inventory has not reserved it yet.
+	pendingQty map[[2]string]int64
+	// avail caches, while reservations are deferred, the available stock
+	// routing has read, by {warehouse, SKU} (see stockOf).
+	avail map[[2]string]int64
+	// warehouses are the active warehouses, loaded once per batch when
+	// default routing first needs them (warehousesLoaded).
+	warehouses       []string
+	warehousesLoaded bool
+}
+
+// activeWarehouses returns the active warehouses, most preferred first,
+// reading them once per batch.
+func (b *batch) activeWarehouses(ctx context.Context, tx store.Tx, src WarehouseSource) ([]string, error) {
+	if !b.warehousesLoaded {
+		ws, err := src.ActiveWarehousesTx(ctx, tx)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.CodeOf(err), "list active warehouses")
+		}
+		b.warehouses, b.warehousesLoaded = ws, true
+	}
+	return b.warehouses, nil
+}
+
+// stockOf returns what each warehouse could ship of each SKU, keyed by
+// {warehouse, SKU}, through Options.Warehouses (in tx) when set, else
+// StockReserver.Available. While reservations are deferred to the end of the
+// batch, figures read are kept for the batch and what the batch has set
+// aside is taken off them; the batch's one reservation call checks the
+// outcome, and a shortage redoes the batch order by order, reading afresh.
+func (s *Service) stockOf(ctx context.Context, tx store.Tx, b *batch, whs, skus []string) (map[[2]string]int64, error) {
+	missing := skus
+	if b.deferReserve {
+		missing = nil
+		for _, k := range skus {
+			for _, w := range whs {
+				if _, ok := b.avail[[2]string{w, k}]; !ok {
+					missing = append(missing, k)
+					break
+				}
+			}
+		}
+	}
+	read := make(map[[2]string]int64, len(whs)*len(missing))
+	switch {
+	case len(missing) == 0:
+	case s.opts.Warehouses != nil:
+		m, err := s.opts.Warehouses.AvailableTx(ctx, tx, whs, missing)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.CodeOf(err), "read available stock")
+		}
+		for _, w := range whs {
+			for _, k := range missing {
+				read[[2]string{w, k}] = m[w][k]
+			}
+		}
+	default:
+		for _, w := range whs {
+			for _, k := range missing {
+				n, err := s.opts.Stock.Available(ctx, w, k)
+				if err != nil {
+					return nil, errs.Wrap(err, errs.CodeOf(err), "read available stock of %s in %s", k, w)
+				}
+				read[[2]string{w, k}] = n
+			}
+		}
+	}
+	if !b.deferReserve {
+		return read, nil
+	}
+	if b.avail == nil {
+		b.avail = map[[2]string]int64{}
+	}
+	for k, n := range read {
+		b.avail[k] = n
+	}
+	out := make(map[[2]string]int64, len(whs)*len(skus))
+	for _, w := range whs {
+		for _, k := range skus {
+			key := [2]string{w, k}
+			out[key] = b.avail[key] - b.pendingQty[key]
+		}
+	}
+	return out, nil
 }
 
 type sibling struct {
@@ -365,9 +450,17 @@ func (s *Service) approve(ctx context.Context, tx store.Tx, b *batch, o *Order, 
 	return s.merge(ctx, tx, b, o, actor)
 }
 
-// allocate chooses warehouses (routing rules, then stock), splits lines into
-// parts (per warehouse; presale lines apart), picks a courier per part and
-// reserves the stock. A non-empty reason means the order must be held.
+// allocate chooses warehouses, splits lines into parts (per warehouse;
+// presale lines apart), picks a courier per part and reserves the stock. A
+// non-empty reason means the order must be held.
+//
+// The candidate warehouses are those of the matching routing rules, in rule
+// priority order; without a match, DefaultWarehouse; without one, every
+// active warehouse (Options.Warehouses), most preferred first. One
+// candidate takes every line. Among several, the first that can ship every
+// line takes them all; else each line goes to the first that can ship it (a
+// split), and a line none can ship to the first candidate, whose reservation
+// then fails: held out_of_stock.
 func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order, env Env) (reason, detail string, err error) {
 	var cands []string
 	for _, r := range b.rs.route {
@@ -381,6 +474,13 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 	}
 	if len(cands) == 0 && s.opts.DefaultWarehouse != "" {
 		cands = []string{s.opts.DefaultWarehouse}
+	}
+	noRoute := "no routing rule matched and no default warehouse"
+	if len(cands) == 0 && s.opts.Warehouses != nil {
+		if cands, err = b.activeWarehouses(ctx, tx, s.opts.Warehouses); err != nil {
+			return "", "", err
+		}
+		noRoute = "no routing rule matched and there is no active warehouse"
 	}
 	presale := make([]bool, len(o.Lines))
 	nStock := 0
@@ -396,7 +496,7 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 		}
 	}
 	if len(cands) == 0 && (nStock > 0 || s.opts.Stock != nil) {
-		return ReasonNoRoute, "no routing rule matched and no default warehouse", nil
+		return ReasonNoRoute, noRoute, nil
 	}
 	wh := make([]string, len(o.Lines))
 	switch {
@@ -406,19 +506,27 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 			wh[i] = cands[0]
 		}
 	default:
-		// One warehouse that has everything, in rule priority order…
+		need := map[string]int64{}
+		var skus []string
+		for i, l := range o.Lines {
+			if presale[i] {
+				continue
+			}
+			if _, ok := need[l.SKUID]; !ok {
+				skus = append(skus, l.SKUID)
+			}
+			need[l.SKUID] += l.Quantity
+		}
+		avail, err := s.stockOf(ctx, tx, b, cands, skus)
+		if err != nil {
+			return "", "", err
+		}
+		// One warehouse that has everything, in candidate order…
 		chosen := ""
 		for _, c := range cands {
 			all := true
-			for i, l := range o.Lines {
-				if presale[i] {
-					continue
-				}
-				n, err := s.opts.Stock.Available(ctx, c, l.SKUID)
-				if err != nil {
-					return "", "", err
-				}
-				if n < l.Quantity {
+			for _, k := range skus {
+				if avail[[2]string{c, k}] < need[k] {
 					all = false
 					break
 				}
@@ -438,17 +546,16 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 				continue
 			}
 			for _, c := range cands {
-				n, err := s.opts.Stock.Available(ctx, c, l.SKUID)
-				if err != nil {
-					return "", "", err
-				}
-				if n >= l.Quantity {
+				if k := [2]string{c, l.SKUID}; avail[k] >= l.Quantity {
+					avail[k] -= l.Quantity
 					wh[i] = c
 					break
 				}
 			}
 			if wh[i] == "" {
-				return ReasonOutOfStock, "sku_id=" + l.SKUID, nil
+				// None has it (as far as this read knows): the first
+				// candidate's reservation decides (out_of_stock when short).
+				wh[i] = cands[0]
 			}
 		}
 	}
@@ -502,6 +609,12 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 		}
 		if b.deferReserve {
 			b.pending = append(b.pending, sl...)
+			if b.pendingQty == nil {
+				b.pendingQty = map[[2]string]int64{}
+			}
+			for _, l := range sl {
+				b.pendingQty[[2]string{l.WarehouseID, l.SKUID}] += l.Qty
+			}
 		} else if err := s.opts.Stock.ReserveTx(ctx, tx, sl); err != nil {
 			if errs.Is(err, errs.Conflict) {
 				d := errs.MessageOf(err)

@@ -17,6 +17,8 @@ type fakeStock struct {
 	reserved map[string][]StockLine
 	shipped  map[string]bool
 	releases map[string]int // ReleaseTx calls per order
+	whs      []string       // active warehouses, most preferred first (WarehouseSource)
+	reserves int            // ReserveTx calls
 }
 
 func newFakeStock() *fakeStock {
@@ -44,6 +46,7 @@ func (f *fakeStock) set(wh, sku string, n int64) {
 func (f *fakeStock) ReserveTx(_ context.Context, _ store.Tx, lines []StockLine) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reserves++
 	need := map[string]int64{}
 	byOrder := map[string][]StockLine{}
 	for _, l := range lines {
@@ -90,6 +93,31 @@ func (f *fakeStock) Available(_ context.Context, wh, sku string) (int64, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.avail[wh+"|"+sku], nil
+}
+
+func (f *fakeStock) ActiveWarehousesTx(context.Context, store.Tx) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.whs...), nil
+}
+
+func (f *fakeStock) AvailableTx(_ context.Context, _ store.Tx, whs, skus []string) (map[string]map[string]int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]map[string]int64{}
+	for _, w := range whs {
+		out[w] = map[string]int64{}
+		for _, k := range skus {
+			out[w][k] = f.avail[w+"|"+k]
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStock) reserveCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reserves
 }
 
 func (f *fakeStock) reservedOf(orderID string) []StockLine {

@@ -32,6 +32,20 @@ type StockReserver interface {
 	Available(ctx context.Context, warehouseID, skuID string) (int64, error)
 }
 
+// WarehouseSource is what routing needs from inventory when no rule and no
+// DefaultWarehouse decides, and to compare candidate warehouses by stock.
+// Both methods read in the order's own transaction, so they see the
+// reservations earlier orders of the same transaction made.
+type WarehouseSource interface {
+	// ActiveWarehousesTx lists the ids of the active warehouses, the most
+	// preferred first.
+	ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]string, error)
+	// AvailableTx tells how many units of each SKU each warehouse could ship
+	// now (on hand − reserved; a bundle through its components), by
+	// warehouse id then SKU id; a missing pair is 0.
+	AvailableTx(ctx context.Context, tx store.Tx, warehouseIDs, skuIDs []string) (map[string]map[string]int64, error)
+}
+
 // SKUResolver maps a platform line to an internal SKU (catalog.ResolveTx):
 // binding first, then the seller's outer code; ok=false when unbound.
 type SKUResolver interface {
@@ -56,7 +70,12 @@ type Options struct {
 	Geo      *geo.Table // default geo.Default()
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// DefaultWarehouse is used when no routing rule matches.
+	// Warehouses lets routing choose by stock among the active warehouses
+	// when no rule matches and DefaultWarehouse is empty (nil: such an order
+	// is held with no_warehouse).
+	Warehouses WarehouseSource
+	// DefaultWarehouse, when set, is used when no routing rule matches,
+	// instead of choosing among the active warehouses.
 	DefaultWarehouse string
 	// RiskWindow is how far back orders to the same phone are counted (default 24h).
 	RiskWindow time.Duration
@@ -113,6 +132,9 @@ func (s *Service) SetStock(r StockReserver)     { s.opts.Stock = r }
 func (s *Service) SetResolver(r SKUResolver)    { s.opts.Resolver = r }
 func (s *Service) SetSKUInfo(f SKUInfoFunc)     { s.opts.SKUInfo = f }
 func (s *Service) SetDefaultWarehouse(w string) { s.opts.DefaultWarehouse = w }
+
+// SetWarehouses installs the warehouse source of default routing.
+func (s *Service) SetWarehouses(w WarehouseSource) { s.opts.Warehouses = w }
 
 func (s *Service) now() time.Time { return store.UTC(s.opts.Now()) }
 

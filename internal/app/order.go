@@ -24,8 +24,10 @@ func (a *App) wireOrders() {
 	}})
 }
 
-// ConnectOrders gives the order module the shared inventory service and the
-// catalog (SKU resolution, weights and kinds for courier rules). Also set
+// ConnectOrders gives the order module the shared inventory service (stock
+// reservation, and the active warehouses and their stock for routing orders
+// no rule routes) and the catalog (SKU resolution, weights and kinds for
+// courier rules). Also set
 // catalog's OnBound hook to a.OrdersOnBound so that binding a platform SKU
 // releases the orders waiting for it:
 //
@@ -34,6 +36,7 @@ func (a *App) wireOrders() {
 func (a *App) ConnectOrders(inv *inventory.Service, cat *catalog.Service) {
 	if inv != nil {
 		a.Orders.SetStock(OrderStock(inv))
+		a.Orders.SetWarehouses(inv)
 	}
 	if cat != nil {
 		a.Orders.SetResolver(cat)
@@ -47,6 +50,9 @@ func (a *App) OrdersOnBound(ctx context.Context, tx store.Tx, shopID, platformSK
 	_, err := a.Orders.ReplayUnbound(ctx, tx, shopID, platformSKUID)
 	return err
 }
+
+// Inventory answers order routing's questions as it is.
+var _ order.WarehouseSource = (*inventory.Service)(nil)
 
 // OrderStock adapts inventory to order.StockReserver: an order line is the
 // inventory document line {"order", orderID, lineNo}.
