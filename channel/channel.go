@@ -309,6 +309,7 @@ type Refund struct {
 }
 
 // RefundQuery asks for after-sales cases modified within [Start, End).
+// Connectors page with Cursor (opaque; empty for the first page).
 type RefundQuery struct {
 	Start, End time.Time
 	Cursor     string
@@ -321,8 +322,13 @@ type RefundPage struct {
 	NextCursor string
 }
 
-// RefundPuller reads after-sales cases.
+// RefundPuller reads after-sales cases: incrementally by modification time
+// (the safety net behind refund messages, like OrderPuller for orders) and
+// one by id.
 type RefundPuller interface {
+	// RefundPullLimits are the limits PullRefunds callers keep to: windows
+	// no longer than MaxWindow, pages no larger than MaxPageSize.
+	RefundPullLimits() PullLimits
 	PullRefunds(ctx context.Context, s Session, q RefundQuery) (RefundPage, error)
 	GetRefund(ctx context.Context, s Session, platformRefundID string) (Refund, error)
 }

@@ -68,7 +68,10 @@ type ListingIndex interface {
 	SKUForListing(ctx context.Context, shopID string, l channel.Listing) (skuID string, ok bool, err error)
 }
 
-// RefundSink applies platform after-sales cases (optional).
+// RefundSink applies platform after-sales cases (optional). Apply is
+// idempotent per (shop, platform refund id) and answers errs.Unavailable
+// while the refund's order is not ingested yet. A sink that is also a
+// RefundIndex lets reconciliation count the cases it repaired.
 type RefundSink interface {
 	Apply(ctx context.Context, shopID string, r channel.Refund) error
 }
@@ -207,6 +210,7 @@ func (e *Engine) Register(q interface {
 	w := q.Workers()
 	river.AddWorker(w, &tickWorker{e: e})
 	river.AddWorker(w, &pullWorker{e: e})
+	river.AddWorker(w, &refundPullWorker{e: e})
 	river.AddWorker(w, &consumeWorker{e: e})
 	river.AddWorker(w, &processWorker{e: e})
 	river.AddWorker(w, &pushWorker{e: e})

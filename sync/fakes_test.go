@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"omnihub/channel"
+	"omnihub/errs"
 	"omnihub/jobs"
 	"omnihub/secrets"
 	"omnihub/shop"
@@ -134,6 +135,7 @@ type fakePlatform struct {
 	qty        map[string]int64 // platform sku → quantity
 	pushes     int
 	orders     []channel.Order
+	refunds    []channel.Refund
 	failPushes int // next N push calls fail with a 5xx
 	rateLimit  int // next N push calls are rate limited
 	expired    bool
@@ -223,6 +225,48 @@ func (p *fakePlatform) GetOrder(_ context.Context, _ channel.Session, id string)
 	return channel.Order{}, &channel.APIError{Platform: "taobao", Code: "isv.trade-not-exist", Class: channel.ClassPermanent}
 }
 
+// RefundPullLimits: windows and pages as small as the order pull's, so that
+// tests cross window and page boundaries.
+func (p *fakePlatform) RefundPullLimits() channel.PullLimits {
+	return channel.PullLimits{MaxWindow: 6 * time.Hour, MaxPageSize: 3}
+}
+
+func (p *fakePlatform) PullRefunds(_ context.Context, _ channel.Session, q channel.RefundQuery) (channel.RefundPage, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if q.End.Sub(q.Start) > 6*time.Hour {
+		return channel.RefundPage{}, &channel.APIError{Platform: "taobao", Code: "41", Message: "window too long", Class: channel.ClassPermanent}
+	}
+	if q.PageSize > 3 {
+		return channel.RefundPage{}, &channel.APIError{Platform: "taobao", Code: "41", Message: "page too large", Class: channel.ClassPermanent}
+	}
+	var in []channel.Refund
+	for _, r := range p.refunds {
+		if !r.ModifiedAt.Before(q.Start) && r.ModifiedAt.Before(q.End) {
+			in = append(in, r)
+		}
+	}
+	off := 0
+	fmt.Sscan(q.Cursor, &off)
+	end := min(off+q.PageSize, len(in))
+	page := channel.RefundPage{Refunds: in[off:end]}
+	if end < len(in) {
+		page.NextCursor = fmt.Sprint(end)
+	}
+	return page, nil
+}
+
+func (p *fakePlatform) GetRefund(_ context.Context, _ channel.Session, id string) (channel.Refund, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.refunds {
+		if r.PlatformRefundID == id {
+			return r, nil
+		}
+	}
+	return channel.Refund{}, &channel.APIError{Platform: "taobao", Code: "isv.refund-not-exist", Class: channel.ClassPermanent}
+}
+
 func (p *fakePlatform) ListListings(_ context.Context, _ channel.Session, _ string) (channel.ListingPage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -233,25 +277,101 @@ func (p *fakePlatform) ListListings(_ context.Context, _ channel.Session, _ stri
 	return channel.ListingPage{Listings: out}, nil
 }
 
+// fakeRefunds is a RefundSink with after-sales' contract: one case per
+// (shop, platform refund id), the newest modification wins, and a refund
+// whose order is not ingested yet is errs.Unavailable. Kind "bad" is
+// refused as invalid.
+type fakeRefunds struct {
+	mu      stdsync.Mutex
+	orders  *fakeOrders
+	cases   map[string]channel.Refund // shop/refund id → the version applied
+	creates int                       // cases created
+	applies int                       // Apply calls
+}
+
+func newFakeRefunds(o *fakeOrders) *fakeRefunds {
+	return &fakeRefunds{orders: o, cases: map[string]channel.Refund{}}
+}
+
+func (f *fakeRefunds) Apply(_ context.Context, shopID string, r channel.Refund) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applies++
+	if r.Kind == "bad" {
+		return errs.E(errs.Invalid, "refund %s: unknown kind", r.PlatformRefundID)
+	}
+	f.orders.mu.Lock()
+	_, ok := f.orders.orders[shopID+"/"+r.PlatformOrderID]
+	f.orders.mu.Unlock()
+	if !ok {
+		return errs.E(errs.Unavailable, "order %s of shop %s is not ingested yet", r.PlatformOrderID, shopID)
+	}
+	k := shopID + "/" + r.PlatformRefundID
+	old, found := f.cases[k]
+	if !found {
+		f.creates++
+	}
+	if !found || r.ModifiedAt.After(old.ModifiedAt) {
+		f.cases[k] = r
+	}
+	return nil
+}
+
+func (f *fakeRefunds) KnownRefunds(_ context.Context, shopID string, ids []string) (map[string]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := f.cases[shopID+"/"+id]; ok {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// state returns the number of cases and of cases created, and the status of one.
+func (f *fakeRefunds) state(shopID, id string) (cases, creates int, status channel.RefundStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.cases), f.creates, f.cases[shopID+"/"+id].Status
+}
+
 type rig struct {
-	db     store.DB
-	e      *Engine
-	stock  *fakeStock
-	orders *fakeOrders
-	plat   *fakePlatform
-	shops  *shop.Service
+	db      store.DB
+	e       *Engine
+	stock   *fakeStock
+	orders  *fakeOrders
+	refunds *fakeRefunds // nil unless built with newRefundRig
+	plat    *fakePlatform
+	shops   *shop.Service
 }
 
 func newRig(t *testing.T, db store.DB, cfg Config) *rig {
+	t.Helper()
+	return buildRig(t, db, cfg, false)
+}
+
+// newRefundRig is a rig whose engine has a refund sink.
+func newRefundRig(t *testing.T, db store.DB, cfg Config) *rig {
+	t.Helper()
+	return buildRig(t, db, cfg, true)
+}
+
+func buildRig(t *testing.T, db store.DB, cfg Config, withRefunds bool) *rig {
 	t.Helper()
 	box, _ := secrets.New(bytes.Repeat([]byte{9}, secrets.KeySize))
 	r := &rig{db: db, stock: newFakeStock(), orders: &fakeOrders{orders: map[string]channel.Order{}},
 		plat: &fakePlatform{qty: map[string]int64{}}, shops: shop.NewService(db, box, shop.Options{})}
 	cfg.TickEvery = time.Hour // tests drive work explicitly
-	r.e = New(cfg, Deps{
+	deps := Deps{
 		DB: db, Shops: r.shops, Stock: r.stock, Listings: fakeListings{}, Orders: r.orders,
 		Connectors: func(channel.Platform, string) (channel.Connector, error) { return r.plat, nil },
-	})
+	}
+	if withRefunds {
+		r.refunds = newFakeRefunds(r.orders)
+		deps.Refunds = r.refunds
+	}
+	r.e = New(cfg, deps)
 	r.e.Register(db.Jobs())
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := db.Jobs().Start(ctx); err != nil {

@@ -118,8 +118,13 @@ func (w *tickWorker) Work(ctx context.Context, _ *river.Job[TickArgs]) error {
 			return err
 		}
 		err = e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			if _, ok := conn.(channel.OrderPuller); ok && e.pullDue(ctx, tx, sh, now) {
+			if _, ok := conn.(channel.OrderPuller); ok && e.pullDue(ctx, tx, sh, "orders", now) {
 				if err := tx.InsertJob(ctx, PullOrdersArgs{ShopID: sh.ID}, uniqueOpts()); err != nil {
+					return err
+				}
+			}
+			if _, ok := conn.(channel.RefundPuller); ok && e.deps.Refunds != nil && e.pullDue(ctx, tx, sh, refundStream, now) {
+				if err := tx.InsertJob(ctx, PullRefundsArgs{ShopID: sh.ID}, uniqueOpts()); err != nil {
 					return err
 				}
 			}
@@ -147,11 +152,11 @@ func (w *tickWorker) Work(ctx context.Context, _ *river.Job[TickArgs]) error {
 	return e.checkAlerts(ctx)
 }
 
-// pullDue reports whether a shop's pull interval has passed since its
-// watermark was last advanced.
-func (e *Engine) pullDue(ctx context.Context, tx store.Tx, sh shop.Shop, now time.Time) bool {
+// pullDue reports whether a shop's pull interval has passed since the
+// watermark of a stream (orders, refunds) was last advanced.
+func (e *Engine) pullDue(ctx context.Context, tx store.Tx, sh shop.Shop, stream string, now time.Time) bool {
 	var updated time.Time
-	err := tx.QueryRow(ctx, `SELECT updated_at FROM sync_watermarks WHERE shop_id = $1 AND stream = 'orders'`, sh.ID).Scan(&updated)
+	err := tx.QueryRow(ctx, `SELECT updated_at FROM sync_watermarks WHERE shop_id = $1 AND stream = $2`, sh.ID, stream).Scan(&updated)
 	if err != nil {
 		return true
 	}

@@ -16,16 +16,18 @@ import (
 
 // ReconcileReport says what a reconciliation found and repaired.
 type ReconcileReport struct {
-	ID             string        `json:"id"`
-	ShopID         string        `json:"shop_id"`
-	StartedAt      time.Time     `json:"started_at"`
-	Duration       time.Duration `json:"duration_ns"`
-	OrdersSeen     int           `json:"orders_seen"`
-	OrdersRepaired int           `json:"orders_repaired"` // present on the platform, missing here: ingested
-	ListingsSeen   int           `json:"listings_seen"`
-	Unbound        int           `json:"listings_unbound"`
-	StockDrift     []StockDrift  `json:"stock_drift,omitempty"` // channel quantity ≠ policy value: corrected
-	Errors         []string      `json:"errors,omitempty"`
+	ID              string        `json:"id"`
+	ShopID          string        `json:"shop_id"`
+	StartedAt       time.Time     `json:"started_at"`
+	Duration        time.Duration `json:"duration_ns"`
+	OrdersSeen      int           `json:"orders_seen"`
+	OrdersRepaired  int           `json:"orders_repaired"` // present on the platform, missing here: ingested
+	RefundsSeen     int           `json:"refunds_seen"`
+	RefundsRepaired int           `json:"refunds_repaired"` // no after-sales case here: applied (counted when the refund sink is a RefundIndex)
+	ListingsSeen    int           `json:"listings_seen"`
+	Unbound         int           `json:"listings_unbound"`
+	StockDrift      []StockDrift  `json:"stock_drift,omitempty"` // channel quantity ≠ policy value: corrected
+	Errors          []string      `json:"errors,omitempty"`
 }
 
 // StockDrift is one listing whose channel quantity differed from policy.
@@ -54,9 +56,9 @@ func (w *reconcileWorker) Work(ctx context.Context, j *river.Job[ReconcileArgs])
 }
 
 // Reconcile finds and repairs what pulls and pushes missed for one shop:
-// orders modified on the platform within the lookback that OmniHub does not
-// have, and channel stock that differs from the policy value. The report is
-// stored and returned.
+// orders and refunds modified on the platform within the lookback that
+// OmniHub does not have, and channel stock that differs from the policy
+// value. The report is stored and returned.
 func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport, error) {
 	rep := ReconcileReport{ID: ids.New(), ShopID: shopID, StartedAt: store.UTC(e.now())}
 	sess, sh, err := e.session(ctx, shopID)
@@ -88,6 +90,9 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 			}
 			from = to
 		}
+	}
+	if rp, ok := conn.(channel.RefundPuller); ok && e.deps.Refunds != nil {
+		e.reconcileRefunds(ctx, &rep, sh, sess, conn, rp)
 	}
 	if reader, ok := conn.(channel.ListingReader); ok {
 		pusher, canPush := conn.(channel.StockPusher)
@@ -141,8 +146,8 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 	if err != nil {
 		return rep, errs.Wrap(err, errs.Internal, "store reconcile report")
 	}
-	if rep.OrdersRepaired > 0 || len(rep.StockDrift) > 0 {
-		e.log.Warn("reconciliation repaired", "shop", shopID, "orders", rep.OrdersRepaired, "stock_drift", len(rep.StockDrift))
+	if rep.OrdersRepaired > 0 || rep.RefundsRepaired > 0 || len(rep.StockDrift) > 0 {
+		e.log.Warn("reconciliation repaired", "shop", shopID, "orders", rep.OrdersRepaired, "refunds", rep.RefundsRepaired, "stock_drift", len(rep.StockDrift))
 	}
 	return rep, nil
 }

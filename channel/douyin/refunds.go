@@ -110,12 +110,25 @@ func toRefund(a afterSale, o afterSaleOrder, raw json.RawMessage) (channel.Refun
 	return r, nil
 }
 
+// RefundPullLimits implements channel.RefundPuller: afterSale.List takes
+// the same update-time window as order.searchList (one day) and pages of 1
+// to 100; page·size may not exceed 50000, which a day's window of a shop
+// stays far below. No lookback limit is documented for after-sales.
+func (c *Connector) RefundPullLimits() channel.PullLimits {
+	return channel.PullLimits{MaxWindow: maxWindow, MaxPageSize: MaxPageSize}
+}
+
 // PullRefunds implements channel.RefundPuller with afterSale.List by update
-// time; the cursor is the next page number (pages start at 0).
+// time, oldest update first; the cursor is the next page number (pages
+// start at 0). A window longer than RefundPullLimits allows is refused
+// before calling, as in PullOrders.
 func (c *Connector) PullRefunds(ctx context.Context, s channel.Session, q channel.RefundQuery) (channel.RefundPage, error) {
 	size := q.PageSize
 	if size <= 0 || size > MaxPageSize {
 		size = MaxPageSize
+	}
+	if q.End.Sub(q.Start) > maxWindow {
+		return channel.RefundPage{}, errs.E(errs.Invalid, "douyin: after-sale window %s exceeds %s", q.End.Sub(q.Start), maxWindow)
 	}
 	page := 0
 	if q.Cursor != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"omnihub/channel"
 	"omnihub/errs"
@@ -12,11 +13,26 @@ import (
 
 const (
 	refundFields   = "refund_id,tid,oid,status,good_status,has_good_return,refund_fee,total_fee,reason,desc,num,company_name,sid,created,modified,order_status,refund_phase,refund_version"
-	refundPageSize = 100 // taobao.refunds.receive.get page_size maximum
+	refundPageSize = 100 // taobao.refunds.receive.get page_size maximum (default 40)
+	// taobao.refunds.receive.get documents no limit on the modification
+	// window (unlike the trade increment API's one day). A day, like
+	// trades, keeps each window's pages few: paging forwards, a refund
+	// modified during the pull can shift another into a page already read,
+	// and fewer pages mean fewer such chances (the overlap of the next
+	// window and reconciliation pick it up).
+	maxRefundWindow = 24 * time.Hour
 )
+
+// RefundPullLimits implements channel.RefundPuller. No lookback limit is
+// documented for refunds.
+func (c *Connector) RefundPullLimits() channel.PullLimits {
+	return channel.PullLimits{MaxWindow: maxRefundWindow, MaxPageSize: refundPageSize}
+}
 
 // PullRefunds implements channel.RefundPuller with
 // taobao.refunds.receive.get (by modification time, use_has_next paging).
+// Like PullOrders it sends the window and page size as asked, so that the
+// platform judges them; callers keep to RefundPullLimits.
 func (c *Connector) PullRefunds(ctx context.Context, s channel.Session, q channel.RefundQuery) (channel.RefundPage, error) {
 	page, err := pageCursor(q.Cursor)
 	if err != nil {

@@ -339,7 +339,9 @@ func (s *Sim) apiRefundsReceive(p map[string]string) (any, *topErr) {
 	}
 	var hits []*refund
 	for _, r := range s.refunds {
-		if has && (r.Modified.Before(start) || r.Modified.After(end)) {
+		// TOP keeps modification times to the second, and both bounds
+		// are inclusive: a refund modified within the end second is in.
+		if mod := r.Modified.Truncate(time.Second); has && (mod.Before(start) || mod.After(end)) {
 			continue
 		}
 		if p["status"] != "" && p["status"] != r.Status {
