@@ -72,6 +72,9 @@ type Sync struct {
 	// ReconcileEvery reconciles every shop's orders and channel stock
 	// (default 1h).
 	ReconcileEvery time.Duration `yaml:"reconcile_every"`
+	// PlatformRate caps API calls per second per platform app and API
+	// family (default 50). Raise it to the quota the platform granted the app.
+	PlatformRate float64 `yaml:"platform_rate"`
 }
 
 // HTTP configures the API server.
@@ -205,8 +208,8 @@ func (c Config) Validate() error {
 	if c.Jobs.Workers < 1 || c.Jobs.MaxAttempts < 1 {
 		return errs.WithField("jobs", "workers and max_attempts must be at least 1")
 	}
-	if c.Sync.Tick < 0 || c.Sync.ReconcileEvery < 0 {
-		return errs.WithField("sync", "tick and reconcile_every must not be negative")
+	if c.Sync.Tick < 0 || c.Sync.ReconcileEvery < 0 || c.Sync.PlatformRate < 0 {
+		return errs.WithField("sync", "tick, reconcile_every and platform_rate must not be negative")
 	}
 	for i, h := range c.Alerts.Webhooks {
 		switch h.Kind {

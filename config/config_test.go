@@ -72,4 +72,16 @@ func TestSyncSchedule(t *testing.T) {
 	if _, err := Load("", env(map[string]string{"OMNIHUB_SYNC_TICK": "-1s"})); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("negative tick: %v", err)
 	}
+	if err := os.WriteFile("omnihub.yaml", []byte("sync:\n  platform_rate: 400\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := Load("", env(nil)); err != nil || cfg.Sync.PlatformRate != 400 {
+		t.Fatalf("platform_rate from YAML: %+v %v", cfg.Sync, err)
+	}
+	if err := os.WriteFile("omnihub.yaml", []byte("sync:\n  platform_rate: -1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load("", env(nil)); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("negative platform_rate: %v", err)
+	}
 }

@@ -69,7 +69,10 @@ func (a *App) wireSync(opts Options) {
 	if opts.SyncTick > 0 {
 		cfg.TickEvery = opts.SyncTick
 	}
-	cfg.PlatformRate = opts.SyncPlatformRate
+	cfg.PlatformRate = a.Config.Sync.PlatformRate
+	if opts.SyncPlatformRate > 0 {
+		cfg.PlatformRate = opts.SyncPlatformRate
+	}
 	a.Sync = syncer.New(cfg, syncer.Deps{
 		DB: a.DB, Shops: a.Shops, Connectors: Connectors,
 		Orders:    orderSink{a.Orders},
