@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,14 +12,10 @@ import (
 
 	"omnihub/bench"
 	"omnihub/catalog"
-	"omnihub/errs"
-	"omnihub/ids"
 	"omnihub/internal/app"
 	"omnihub/inventory"
 	"omnihub/order"
 	"omnihub/store"
-	"omnihub/store/postgres"
-	"omnihub/store/sqlite"
 )
 
 // withOrders opens the app and runs fn with the order service.
@@ -184,12 +179,12 @@ func (c *cli) exceptionsCmd() *cobra.Command {
 // ingestScenario is "omnihub bench ingest" with the real inventory and
 // catalog on a fresh database.
 func ingestScenario() bench.Scenario {
-	return order.IngestScenario(openOrderBenchDB, orderBenchDeps)
+	return order.IngestScenario(openBenchDB, orderBenchDeps)
 }
 
 // ingestCoreScenario is "omnihub bench ingest-core": the same mix with
 // in-memory stock, to separate the order module's cost from inventory's.
-func ingestCoreScenario() bench.Scenario { return order.IngestScenario(openOrderBenchDB, nil) }
+func ingestCoreScenario() bench.Scenario { return order.IngestScenario(openBenchDB, nil) }
 
 // orderBenchDeps creates the mix's SKUs in the catalog (their codes are the
 // orders' outer codes, so lines auto-bind), one warehouse with plenty of
@@ -211,41 +206,4 @@ func orderBenchDeps(ctx context.Context, db store.DB, skus []string) (order.Stoc
 		}
 	}
 	return app.OrderStock(inv), cat, wh.ID, nil
-}
-
-// openOrderBenchDB opens a fresh, migrated database of env.Engine: a new
-// SQLite file in env.DataDir, or a new schema dropped afterwards.
-func openOrderBenchDB(ctx context.Context, env bench.Env) (store.DB, func(), error) {
-	var (
-		db   store.DB
-		err  error
-		drop func()
-	)
-	switch env.Engine {
-	case "sqlite", "":
-		db, err = sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(env.DataDir, "ingest-"+ids.New()+".db")})
-	case "postgres":
-		schema := "bench_" + strings.ReplaceAll(ids.New(), "-", "")
-		var pg *postgres.DB
-		pg, err = postgres.Open(ctx, postgres.Options{URL: env.PostgresURL, Schema: schema, MaxConns: 8})
-		if err == nil {
-			db, drop = pg, func() { _ = pg.DropSchema(context.WithoutCancel(ctx)) }
-		}
-	default:
-		return nil, nil, errs.E(errs.Invalid, "unknown engine %q (sqlite or postgres)", env.Engine)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	release := func() {
-		if drop != nil {
-			drop()
-		}
-		db.Close()
-	}
-	if _, err := db.Migrate(ctx, store.Up, 0); err != nil {
-		release()
-		return nil, nil, fmt.Errorf("migrate bench database: %w", err)
-	}
-	return db, release, nil
 }

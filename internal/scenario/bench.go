@@ -73,7 +73,7 @@ func runSaleBench(ctx context.Context, env bench.Env, r *bench.Result, o Options
 	if err != nil {
 		return err
 	}
-	sec := func(d time.Duration) float64 { return d.Seconds() * 1000 }
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 }
 	r.Set("platform_orders_per_s", sum.OrdersPerSecond, "orders/s")
 	r.Set("platform_orders", float64(sum.PlatformOrders), "orders")
 	r.Set("orders_ingested", float64(sum.Ingested), "orders")
@@ -83,11 +83,11 @@ func runSaleBench(ctx context.Context, env bench.Env, r *bench.Result, o Options
 	r.Set("held_bad_address", float64(sum.HeldByReason["bad_address"]), "orders")
 	r.Set("oversell", float64(sum.Oversell), "violations")
 	r.Set("stock_pushes", float64(sum.StockPushes), "calls")
-	r.Set("propagation_p50", sec(sum.PropagationP50), "ms")
-	r.Set("propagation_p99", sec(sum.PropagationP99), "ms")
-	r.Set("cross_shop_p50", sec(sum.CrossShopP50), "ms")
-	r.Set("cross_shop_p99", sec(sum.CrossShopP99), "ms")
-	r.Set("settle", sec(sum.SettleDuration), "ms")
+	r.Set("propagation_p50", ms(sum.PropagationP50), "ms")
+	r.Set("propagation_p99", ms(sum.PropagationP99), "ms")
+	r.Set("cross_shop_p50", ms(sum.CrossShopP50), "ms")
+	r.Set("cross_shop_p99", ms(sum.CrossShopP99), "ms")
+	r.Set("settle", ms(sum.SettleDuration), "ms")
 	r.Set("dead_letters", float64(sum.DeadLetters), "jobs")
 	r.Set("refunds_requested", float64(sum.Refunds), "cases")
 	for _, v := range sum.Violations() {
