@@ -57,8 +57,9 @@ type Options struct {
 	PushWorkers   int           // concurrent deliveries (default 2)
 
 	// OnStockSync, when set, is called after each accepted sku.syncStock
-	// with the SKU and its new platform stock (benchmarks time the
-	// propagation of a sale to the other shop with it).
+	// with the SKU and its new platform stock, and once per SKU of each
+	// accepted sku.syncStockBatch (benchmarks time the propagation of a
+	// sale to the other shop with it).
 	OnStockSync func(skuID, stock int64)
 }
 
@@ -469,6 +470,7 @@ func init() {
 		"order.searchList":             (*Sim).orderSearchList,
 		"order.orderDetail":            (*Sim).orderDetail,
 		"sku.syncStock":                (*Sim).skuSyncStock,
+		"sku.syncStockBatch":           (*Sim).skuSyncStockBatch,
 		"order.logisticsAdd":           (*Sim).logisticsAdd,
 		"order.logisticsAddSinglePack": (*Sim).logisticsAddSinglePack,
 		"afterSale.List":               (*Sim).afterSaleList,

@@ -56,7 +56,7 @@ type sku struct {
 	SKU
 	productID  int64
 	title      string
-	syncs      int   // sku.syncStock calls received
+	syncs      int   // stock syncs received (sku.syncStock, sku.syncStockBatch entries)
 	lastSynced int64 // quantity of the last full sync
 }
 
@@ -161,8 +161,9 @@ func (s *Sim) Stock(skuID int64) int64 {
 	return 0
 }
 
-// StockSyncs reports how many sku.syncStock calls a SKU received and the
-// quantity of the last full sync.
+// StockSyncs reports how many stock syncs a SKU received (sku.syncStock
+// calls and sku.syncStockBatch entries) and the quantity of the last full
+// sync.
 func (s *Sim) StockSyncs(skuID int64) (count int, last int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

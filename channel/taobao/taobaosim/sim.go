@@ -95,6 +95,9 @@ type Sim struct {
 	faults   Faults
 	calls    map[string]int
 	seq      int64
+	// stockSets counts quantities set through the stock APIs, one per
+	// item or SKU (a batch call counts each of its SKUs).
+	stockSets int
 
 	items      map[int64]*item
 	itemOrder  []int64
@@ -399,7 +402,8 @@ func init() {
 		"taobao.trade.fullinfo.get":        {(*Sim).apiTradeFullinfo, true},
 		"taobao.items.onsale.get":          {(*Sim).apiItemsOnsale, true},
 		"taobao.item.seller.get":           {(*Sim).apiItemSeller, true},
-		"taobao.item.quantity.update":      {(*Sim).apiQuantityUpdate, true},
+		"taobao.item.quantity.update":      {(*Sim).apiItemQuantityUpdate, true},
+		"taobao.skus.quantity.update":      {(*Sim).apiSkusQuantityUpdate, true},
 		"taobao.logistics.offline.send":    {(*Sim).apiOfflineSend, true},
 		"taobao.logistics.online.send":     {(*Sim).apiOnlineSend, true},
 		"taobao.refunds.receive.get":       {(*Sim).apiRefundsReceive, true},
