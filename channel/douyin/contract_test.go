@@ -307,7 +307,7 @@ func TestPushStock(t *testing.T) {
 			if res, _ := f.conn.PushStock(context.Background(), f.sess, up[:1]); res[0].Err != nil {
 				t.Fatalf("repeated idempotent id: %v", res[0].Err)
 			}
-			if f.conn.MaxStockBatch() != 1 {
+			if f.conn.MaxStockBatch() != douyin.SKUsPerCall {
 				t.Fatal("batch")
 			}
 		})
@@ -330,7 +330,7 @@ func TestPushStockStopsOnRateLimit(t *testing.T) {
 			t.Fatalf("want every result rate limited, got %+v", res)
 		}
 	}
-	if f.sim.Calls("sku.syncStock") != 0 {
+	if f.sim.Calls("sku.syncStock") != 0 || f.sim.Calls("sku.syncStockBatch") != 0 {
 		t.Fatal("kept calling after a rate limit")
 	}
 }

@@ -7,56 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"omnihub/channel"
 	"omnihub/errs"
 )
-
-// MaxStockBatch implements channel.StockPusher: sku.syncStock sets one SKU
-// per call.
-func (c *Connector) MaxStockBatch() int { return 1 }
-
-// PushStock implements channel.StockPusher with sku.syncStock as a full
-// overwrite (incremental=false), so a repeated push is harmless. Each call
-// carries an idempotent_id; the platform's "idempotent id exists" answer
-// means the same update was already applied and counts as success.
-func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []channel.StockUpdate) ([]channel.StockResult, error) {
-	res := make([]channel.StockResult, len(updates))
-	var stop error
-	for i, u := range updates {
-		res[i].Update = u
-		if stop != nil {
-			res[i].Err = stop
-			continue
-		}
-		if u.Quantity < 0 {
-			res[i].Err = errs.E(errs.Invalid, "douyin: negative stock %d for sku %s", u.Quantity, u.PlatformSKUID)
-			continue
-		}
-		params := map[string]any{
-			"product_id":    number(u.PlatformItemID),
-			"sku_id":        number(u.PlatformSKUID),
-			"stock_num":     u.Quantity,
-			"incremental":   false,
-			"idempotent_id": u.PlatformSKUID + "-" + strconv.FormatInt(u.Quantity, 10) + "-" + strconv.FormatInt(c.now().UnixMilli(), 10),
-		}
-		err := c.call(ctx, s.Credentials, "sku.syncStock", params, true, nil)
-		var ae *channel.APIError
-		if errors.As(err, &ae) && ae.SubCode == SubIdempotentExist {
-			err = nil
-		}
-		res[i].Err = err
-		if err != nil && (ctx.Err() != nil || channel.IsRateLimited(err) || channel.IsAuthExpired(err) || errs.Is(err, errs.Unauthorized)) {
-			// The rest of the batch would fail the same way: report it
-			// without hammering the platform.
-			stop = err
-		}
-	}
-	return res, nil
-}
 
 // carrierCodes maps OmniHub carrier codes to the platform's logistics
 // company codes (order/logisticsCompanyList).

@@ -386,7 +386,7 @@ func TestContractStockPush(t *testing.T) {
 	if !channel.IsRateLimited(err) || len(res) != 0 {
 		t.Fatalf("rate-limited batch: %v %+v", err, res)
 	}
-	if e.conn.MaxStockBatch() != 1 {
+	if e.conn.MaxStockBatch() != taobao.SKUsPerCall {
 		t.Fatal("batch size")
 	}
 }

@@ -2,33 +2,165 @@ package taobao
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 
 	"omnihub/channel"
+	"omnihub/errs"
 )
 
-// MaxStockBatch implements channel.StockPusher: taobao.item.quantity.update
-// sets one item or SKU per call.
-func (c *Connector) MaxStockBatch() int { return 1 }
+// SKUsPerCall is how many SKUs of one item taobao.skus.quantity.update
+// sets in one call ("最多支持20个SKU同时修改", docs/connectors/taobao.md).
+const SKUsPerCall = 20
 
-// PushStock implements channel.StockPusher with taobao.item.quantity.update
-// type=1 (全量更新: overwrite), so a repeated push is harmless. An update
-// without a SKU id sets the item's own quantity. Platform errors are per
-// update; a rate limit, expired session or transient failure stops the
-// batch and is returned as the call's error so the caller backs off.
+// MaxStockBatch implements channel.StockPusher: one
+// taobao.skus.quantity.update carries up to SKUsPerCall SKUs of one item.
+func (c *Connector) MaxStockBatch() int { return SKUsPerCall }
+
+// PushStock implements channel.StockPusher. SKU updates are grouped by
+// item, in the order items first appear, into taobao.skus.quantity.update
+// calls of at most SKUsPerCall SKUs ("skuid:qty;skuid:qty", type=1: 全量,
+// overwrite, so a repeated push is harmless). An update without a SKU id
+// (the item's own quantity), and a SKU alone in its group, go with
+// taobao.item.quantity.update type=1. A negative quantity is refused
+// before any call.
+//
+// Results are in the order of updates. A platform error of a call is the
+// error of each of its updates, with one refinement: when a batch call is
+// refused for a permanent reason (one stale or foreign SKU is enough to
+// fail the whole call), its SKUs are sent again one by one with
+// taobao.item.quantity.update, so that one bad SKU does not keep its
+// siblings' stock from the channel. A rate limit, expired session or
+// transient failure stops the push: it is returned as the call's error
+// with the results of the updates handled before it.
 func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []channel.StockUpdate) ([]channel.StockResult, error) {
-	out := make([]channel.StockResult, 0, len(updates))
-	for _, u := range updates {
-		_, err := c.Call(ctx, s.Credentials, "taobao.item.quantity.update", map[string]string{
-			"num_iid":  u.PlatformItemID,
-			"sku_id":   u.PlatformSKUID,
-			"quantity": strconv.FormatInt(u.Quantity, 10),
-			"type":     "1",
-		})
-		if err != nil && channel.IsRetryable(err) {
+	res := make([]channel.StockResult, len(updates))
+	handled := make([]bool, len(updates))
+	for i, u := range updates {
+		res[i].Update = u
+		if u.Quantity < 0 {
+			res[i].Err = errs.E(errs.Invalid, "taobao: negative quantity %d for item %s sku %s", u.Quantity, u.PlatformItemID, u.PlatformSKUID)
+			handled[i] = true
+		}
+	}
+	for _, call := range planStockCalls(updates, handled, SKUsPerCall) {
+		if err := c.pushCall(ctx, s, updates, call, res, handled); err != nil {
+			out := make([]channel.StockResult, 0, len(updates))
+			for i, r := range res {
+				if handled[i] {
+					out = append(out, r)
+				}
+			}
 			return out, err
 		}
-		out = append(out, channel.StockResult{Update: u, Err: err})
 	}
-	return out, nil
+	return res, nil
+}
+
+// stockCall is one API call's share of a PushStock: indexes into the
+// updates, all of one item.
+type stockCall struct {
+	item string
+	idx  []int
+	sku  bool // SKU updates (taobao.skus.quantity.update); else one item-level update
+}
+
+// planStockCalls groups the updates not yet handled by item, in the order
+// items first appear, into calls of at most max SKUs. An item-level update
+// is a call of its own. A SKU repeated within an item starts a new call,
+// so the later value is sent later.
+func planStockCalls(updates []channel.StockUpdate, handled []bool, max int) []stockCall {
+	var calls []stockCall
+	open := map[string]int{} // item → its call still taking SKUs
+	for i, u := range updates {
+		if handled[i] {
+			continue
+		}
+		if u.PlatformSKUID == "" {
+			calls = append(calls, stockCall{item: u.PlatformItemID, idx: []int{i}})
+			continue
+		}
+		if k, ok := open[u.PlatformItemID]; ok && len(calls[k].idx) < max && !hasSKU(updates, calls[k].idx, u.PlatformSKUID) {
+			calls[k].idx = append(calls[k].idx, i)
+			continue
+		}
+		open[u.PlatformItemID] = len(calls)
+		calls = append(calls, stockCall{item: u.PlatformItemID, idx: []int{i}, sku: true})
+	}
+	return calls
+}
+
+func hasSKU(updates []channel.StockUpdate, idx []int, sku string) bool {
+	for _, i := range idx {
+		if updates[i].PlatformSKUID == sku {
+			return true
+		}
+	}
+	return false
+}
+
+// stops reports whether err ends a PushStock (retrying later may succeed,
+// and the rest would fail the same way now).
+func stops(ctx context.Context, err error) bool {
+	return err != nil && (ctx.Err() != nil || channel.IsRetryable(err))
+}
+
+// pushCall makes one call and records its updates' outcomes; it returns
+// the error that stops the push.
+func (c *Connector) pushCall(ctx context.Context, s channel.Session, updates []channel.StockUpdate, call stockCall, res []channel.StockResult, handled []bool) error {
+	if !call.sku || len(call.idx) == 1 {
+		i := call.idx[0]
+		err := c.quantityUpdate(ctx, s, updates[i])
+		if stops(ctx, err) {
+			return err
+		}
+		res[i].Err, handled[i] = err, true
+		return nil
+	}
+	var sb strings.Builder
+	for n, i := range call.idx {
+		if n > 0 {
+			sb.WriteByte(';')
+		}
+		sb.WriteString(updates[i].PlatformSKUID)
+		sb.WriteByte(':')
+		sb.WriteString(strconv.FormatInt(updates[i].Quantity, 10))
+	}
+	_, err := c.Call(ctx, s.Credentials, "taobao.skus.quantity.update", map[string]string{
+		"num_iid":          call.item,
+		"skuid_quantities": sb.String(),
+		"type":             "1",
+	})
+	if stops(ctx, err) {
+		return err
+	}
+	var ae *channel.APIError
+	if err != nil && errors.As(err, &ae) && ae.Class == channel.ClassPermanent {
+		// Find the SKU at fault: each on its own.
+		for _, i := range call.idx {
+			err := c.quantityUpdate(ctx, s, updates[i])
+			if stops(ctx, err) {
+				return err
+			}
+			res[i].Err, handled[i] = err, true
+		}
+		return nil
+	}
+	for _, i := range call.idx {
+		res[i].Err, handled[i] = err, true
+	}
+	return nil
+}
+
+// quantityUpdate sets one item's or SKU's quantity with
+// taobao.item.quantity.update type=1.
+func (c *Connector) quantityUpdate(ctx context.Context, s channel.Session, u channel.StockUpdate) error {
+	_, err := c.Call(ctx, s.Credentials, "taobao.item.quantity.update", map[string]string{
+		"num_iid":  u.PlatformItemID,
+		"sku_id":   u.PlatformSKUID,
+		"quantity": strconv.FormatInt(u.Quantity, 10),
+		"type":     "1",
+	})
+	return err
 }
