@@ -1,7 +1,10 @@
 package douyin
 
 import (
+	"encoding/json"
 	"testing"
+
+	"omnihub/errs"
 )
 
 // The values of the official "API调用指南" public-parameter example (app key
@@ -30,6 +33,78 @@ func TestSignVector(t *testing.T) {
 		if got := Sign(tc.method, appKey, secret, method, pj, ts); got != tc.want {
 			t.Errorf("Sign(%q) = %s, want %s", tc.method, got, tc.want)
 		}
+	}
+}
+
+// The parameters of the official signing guide's demo (《签名算法》,
+// order.batchEncrypt), whose comment says that punctuation, CJK and emoji
+// are not escaped. The guide prints param_json and the digest without
+// giving a secret or their values, so the expected param_json and digests
+// below were produced outside Go with the official Python SDK's
+// serialisation (json.dumps with sort_keys=True, separators=(",", ":"),
+// ensure_ascii=False) and hashlib/hmac, the md5 cross-checked with md5sum
+// and the HMAC with openssl dgst -sha256 -hmac: see docs/connectors/douyin.md.
+func TestSignOfficialDemoParams(t *testing.T) {
+	params := map[string]any{
+		"batch_encrypt_list": []any{map[string]any{
+			"plain_text":       "&<>='/ô汉😀",
+			"auth_id":          "12345",
+			"is_support_index": false,
+			"sensitive_type":   2,
+		}},
+	}
+	pj, err := ParamJSON(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPJ := `{"batch_encrypt_list":[{"auth_id":"12345","is_support_index":false,"plain_text":"&<>='/ô汉😀","sensitive_type":2}]}`
+	if pj != wantPJ {
+		t.Fatalf("param_json\n got %s\nwant %s", pj, wantPJ)
+	}
+	const (
+		appKey = "3409409348479354011"
+		secret = "appsecret"
+		method = "order.batchEncrypt"
+		ts     = "1600152493" // 2020-09-15 14:48:13 GMT+8 as Unix seconds, as the SDKs send it
+	)
+	for _, tc := range []struct{ method, want string }{
+		{SignMD5, "da5c2c6c8a4a750a4280c82d62b5515b"},
+		{SignHMACSHA256, "79b7c40e3ac7253ddde47196f6c3a99734bcc7f6ea458393aeb5d6782340ed7b"},
+	} {
+		if got := Sign(tc.method, appKey, secret, method, pj, ts); got != tc.want {
+			t.Errorf("Sign(%q) = %s, want %s", tc.method, got, tc.want)
+		}
+	}
+}
+
+// param_json is always a JSON object: anything else is refused rather than
+// signed, and no parameters at all (nil, a nil pointer) are "{}".
+func TestParamJSONObjectOnly(t *testing.T) {
+	type req struct {
+		Page int `json:"page"`
+	}
+	var nilReq *req
+	for _, in := range []any{nil, nilReq, map[string]any{}, struct{}{}} {
+		if got, err := ParamJSON(in); err != nil || got != "{}" {
+			t.Errorf("ParamJSON(%#v) = %q, %v; want {}", in, got, err)
+		}
+	}
+	for _, in := range []any{[]any{1, 2}, "x", 12, json.RawMessage(` [1]`)} {
+		if got, err := ParamJSON(in); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ParamJSON(%#v) = %q, %v; want an Invalid error", in, got, err)
+		}
+	}
+}
+
+// U+2028 and U+2029 come out escaped, as with the official Go SDK (Go's
+// encoder always escapes them); every other character stays literal.
+func TestParamJSONLineSeparators(t *testing.T) {
+	got, err := ParamJSON(map[string]string{"remark": "a\u2028b\u2029c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"remark":"a\u2028b\u2029c"}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 }
 
