@@ -217,10 +217,20 @@ type Responder interface {
 	Respond(ctx context.Context, shopID string, d channel.RefundDecision) error
 }
 
+// SKUResolver maps a platform SKU to a catalog SKU inside the caller's
+// transaction (catalog.Service.ResolveTx): the listing's binding, else the
+// SKU whose code is outerCode. ok is false when neither exists.
+type SKUResolver interface {
+	ResolveTx(ctx context.Context, tx store.Tx, shopID, platformItemID, platformSKUID, outerCode string) (skuID string, ok bool, err error)
+}
+
 // Options configure a Service.
 type Options struct {
 	Stock  StockEffects
 	Orders OrderEffects
+	// SKUs resolves the SKU a platform exchange asks for (optional:
+	// without it, exchanges keep the same SKU unless a person names one).
+	SKUs SKUResolver
 	// DefaultWarehouseID receives returns and ships replacements when the
 	// case names no warehouse and the order line has none.
 	DefaultWarehouseID string

@@ -64,6 +64,9 @@ func (s *Service) step(ctx context.Context, tx store.Tx, c *Case, a Action, acto
 	if act == channel.RefundAgree && c.Type.Returns() {
 		d.ReturnAddress = s.opts.ReturnAddress
 	}
+	if act == channel.RefundShipReplacement {
+		d.CarrierCode, d.TrackingNo = c.ShipCarrier, c.ShipTrackingNo
+	}
 	return tx.InsertJob(ctx, RespondArgs{CaseID: c.ID, ShopID: c.ShopID, Decision: d}, &river.InsertOpts{})
 }
 
@@ -288,6 +291,33 @@ func (s *Service) refund(ctx context.Context, tx store.Tx, c *Case) error {
 		}
 	}
 	return oe.MarkRefundedTx(ctx, tx, c.OrderID, false)
+}
+
+// exchangeSKU sets the replacement SKU of a platform exchange's lines from
+// the platform SKU the buyer asked for, resolved through the catalog
+// (Options.SKUs). It returns a note for the case's history when the SKU
+// cannot be resolved: the case keeps no replacement, and whoever approves
+// it names one (Approval.Replacements); otherwise the same SKU goes out.
+func (s *Service) exchangeSKU(ctx context.Context, tx store.Tx, c *Case, r channel.Refund) (string, error) {
+	if c.Type != Exchange || r.Exchange == nil || r.Exchange.PlatformSKUID == "" {
+		return "", nil
+	}
+	w := r.Exchange
+	unresolved := fmt.Sprintf("; buyer asks for platform SKU %s, not bound to a catalog SKU: name the replacement when approving", w.PlatformSKUID)
+	if s.opts.SKUs == nil {
+		return unresolved, nil
+	}
+	sku, ok, err := s.opts.SKUs.ResolveTx(ctx, tx, c.ShopID, w.PlatformItemID, w.PlatformSKUID, w.OuterSKUID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return unresolved, nil
+	}
+	for i := range c.Lines {
+		c.Lines[i].NewSKUID = sku
+	}
+	return "; replacement SKU " + sku, nil
 }
 
 // linkOrder fills the case's order id and lines from the order module.

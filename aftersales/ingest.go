@@ -85,6 +85,10 @@ func (s *Service) createFromPlatform(ctx context.Context, tx store.Tx, shopID st
 	if err := s.linkOrder(ctx, tx, &c, r.PlatformLineID, r.Quantity); err != nil {
 		return c, err
 	}
+	wantNote, err := s.exchangeSKU(ctx, tx, &c, r)
+	if err != nil {
+		return c, err
+	}
 	// Shipped when it was asked: the platform's flag or the order's state.
 	if c.GoodsShipped, err = s.shippedTx(ctx, tx, &c); err != nil {
 		return c, err
@@ -92,7 +96,7 @@ func (s *Service) createFromPlatform(ctx context.Context, tx store.Tx, shopID st
 	if err := insertCaseTx(ctx, tx, &c); err != nil {
 		return c, err
 	}
-	if err := addEventTx(ctx, tx, c.ID, Event{At: now, Actor: ActorPlatform, Action: ActCreate, To: Requested, Note: describeRefund(r)}); err != nil {
+	if err := addEventTx(ctx, tx, c.ID, Event{At: now, Actor: ActorPlatform, Action: ActCreate, To: Requested, Note: describeRefund(r) + wantNote}); err != nil {
 		return c, err
 	}
 	if err := s.markRefunding(WithCause(ctx, Cause{CaseID: c.ID, Actor: ActorPlatform, Action: ActCreate}), tx, &c); err != nil {
@@ -125,6 +129,9 @@ func (s *Service) updateFromPlatform(ctx context.Context, tx store.Tx, c *Case, 
 	c.UpdatedAt = s.now()
 	if r.ReturnTrackingNo != "" && c.ReturnTrackingNo == "" {
 		c.ReturnCarrier, c.ReturnTrackingNo = r.ReturnCarrier, r.ReturnTrackingNo
+	}
+	if r.ReplacementTrackingNo != "" && c.ShipTrackingNo == "" {
+		c.ShipCarrier, c.ShipTrackingNo = r.ReplacementCarrier, r.ReplacementTrackingNo
 	}
 	if c.State == Requested {
 		// The buyer may edit the request while it waits.
@@ -169,6 +176,10 @@ func (s *Service) advance(ctx context.Context, tx store.Tx, c *Case, target Stat
 		if c.State == Refused {
 			return do(ActReopen)
 		}
+	case Approved:
+		// The seller agreed on the platform (its back office); the
+		// replacement of a reship is reserved by the approval.
+		return approve()
 	case AwaitingReturn:
 		if err := approve(); err != nil {
 			return err

@@ -184,6 +184,8 @@ func StateFromPlatform(t Type, s channel.RefundStatus) (State, error) {
 	switch s {
 	case channel.RefundRequested:
 		return Requested, nil
+	case channel.RefundAgreed:
+		return Approved, nil
 	case channel.RefundWaitBuyerReturn:
 		return AwaitingReturn, nil
 	case channel.RefundBuyerReturned:
@@ -206,11 +208,14 @@ func StateFromPlatform(t Type, s channel.RefundStatus) (State, error) {
 
 // DecisionFor is the answer sent to the platform when a person (or a rule)
 // takes an action on a platform case (case → platform). ok is false when
-// the platform needs no answer for that step. Exchanges get no
-// confirm_receipt: neither connector has an operation for it (the platform
-// settles the exchange when the buyer signs for the replacement).
+// the platform needs no answer for that step. Exchanges get no separate
+// confirm_receipt: the platforms confirm the returned goods and take the
+// replacement's parcel in one operation (Douyin afterSale.operate 311,
+// Tmall tmall.exchange.confirm.consign), sent when the replacement ships.
 func DecisionFor(t Type, a Action) (action string, ok bool) {
 	switch {
+	case (a == ActShipExchange && t == Exchange) || (a == ActReship && t == Reship):
+		return channel.RefundShipReplacement, true
 	case a == ActApprove:
 		return channel.RefundAgree, true
 	case a == ActRefuse:

@@ -281,6 +281,7 @@ type RefundStatus string
 
 const (
 	RefundRequested       RefundStatus = "requested"         // waiting for the seller
+	RefundAgreed          RefundStatus = "agreed"            // seller agreed, nothing comes back: the seller is to send goods (reships)
 	RefundWaitBuyerReturn RefundStatus = "wait_buyer_return" // seller agreed, buyer to send goods back
 	RefundBuyerReturned   RefundStatus = "buyer_returned"    // goods on their way / arrived, seller to confirm
 	RefundRefused         RefundStatus = "refused"
@@ -290,22 +291,36 @@ const (
 
 // Refund is a platform after-sales case.
 type Refund struct {
-	PlatformRefundID string          `json:"platform_refund_id"`
-	PlatformOrderID  string          `json:"platform_order_id"`
-	PlatformLineID   string          `json:"platform_line_id,omitempty"`
-	Kind             RefundKind      `json:"kind"`
-	PlatformStatus   string          `json:"platform_status"`
-	Status           RefundStatus    `json:"status"`
-	Reason           string          `json:"reason"`
-	Description      string          `json:"description,omitempty"`
-	Quantity         int64           `json:"quantity"`
-	Amount           int64           `json:"amount"` // refund amount, fen
-	ReturnCarrier    string          `json:"return_carrier,omitempty"`
-	ReturnTrackingNo string          `json:"return_tracking_no,omitempty"`
-	GoodsShipped     bool            `json:"goods_shipped"` // whether the seller had shipped when it was asked
-	CreatedAt        time.Time       `json:"created_at"`
-	ModifiedAt       time.Time       `json:"modified_at"`
-	Raw              json.RawMessage `json:"raw,omitempty"`
+	PlatformRefundID string       `json:"platform_refund_id"`
+	PlatformOrderID  string       `json:"platform_order_id"`
+	PlatformLineID   string       `json:"platform_line_id,omitempty"`
+	Kind             RefundKind   `json:"kind"`
+	PlatformStatus   string       `json:"platform_status"`
+	Status           RefundStatus `json:"status"`
+	Reason           string       `json:"reason"`
+	Description      string       `json:"description,omitempty"`
+	Quantity         int64        `json:"quantity"`
+	Amount           int64        `json:"amount"` // refund amount, fen
+	ReturnCarrier    string       `json:"return_carrier,omitempty"`
+	ReturnTrackingNo string       `json:"return_tracking_no,omitempty"`
+	GoodsShipped     bool         `json:"goods_shipped"` // whether the seller had shipped when it was asked
+	// Exchange is what the buyer asked to get instead (exchanges only).
+	Exchange *ExchangeWant `json:"exchange,omitempty"`
+	// ReplacementCarrier and ReplacementTrackingNo are the parcel the
+	// seller sent for an exchange or a reship, once the platform has it.
+	ReplacementCarrier    string          `json:"replacement_carrier,omitempty"`
+	ReplacementTrackingNo string          `json:"replacement_tracking_no,omitempty"`
+	CreatedAt             time.Time       `json:"created_at"`
+	ModifiedAt            time.Time       `json:"modified_at"`
+	Raw                   json.RawMessage `json:"raw,omitempty"`
+}
+
+// ExchangeWant is the platform SKU an exchange asks for.
+type ExchangeWant struct {
+	PlatformItemID string `json:"platform_item_id,omitempty"`
+	PlatformSKUID  string `json:"platform_sku_id"`
+	OuterSKUID     string `json:"outer_sku_id,omitempty"` // the merchant's SKU code, when the platform gives it
+	Quantity       int64  `json:"quantity,omitempty"`
 }
 
 // RefundQuery asks for after-sales cases modified within [Start, End).
@@ -336,10 +351,14 @@ type RefundPuller interface {
 // RefundDecision is the seller's answer to an after-sales case.
 type RefundDecision struct {
 	PlatformRefundID string `json:"platform_refund_id"`
-	Action           string `json:"action"` // agree, refuse, confirm_receipt
+	Action           string `json:"action"` // agree, refuse, confirm_receipt, ship_replacement
 	Reason           string `json:"reason,omitempty"`
 	// ReturnAddress for agreeing to a return (the warehouse's).
 	ReturnAddress *Address `json:"return_address,omitempty"`
+	// CarrierCode (OmniHub's code, as in Shipment) and TrackingNo of the
+	// replacement parcel (ship_replacement).
+	CarrierCode string `json:"carrier_code,omitempty"`
+	TrackingNo  string `json:"tracking_no,omitempty"`
 }
 
 // Refund decision actions.
@@ -347,6 +366,9 @@ const (
 	RefundAgree          = "agree"
 	RefundRefuse         = "refuse"
 	RefundConfirmReceipt = "confirm_receipt"
+	// RefundShipReplacement reports the parcel of an exchange's new goods
+	// or of a reship (the seller has the returned goods, for exchanges).
+	RefundShipReplacement = "ship_replacement"
 )
 
 // RefundResponder sends the seller's decisions back to the platform.

@@ -37,6 +37,8 @@ type Config struct {
 	Alerts Alerts `yaml:"alerts"`
 	// Sync sets the sync engine's schedule.
 	Sync Sync `yaml:"sync"`
+	// Aftersales configures after-sales (returns, exchanges).
+	Aftersales Aftersales `yaml:"aftersales"`
 	// SecretKey is the base64 key itself, from OMNIHUB_SECRET_KEY only (never
 	// from a file that might be committed).
 	SecretKey string `yaml:"-"`
@@ -75,6 +77,45 @@ type Sync struct {
 	// PlatformRate caps API calls per second per platform app and API
 	// family (default 50). Raise it to the quota the platform granted the app.
 	PlatformRate float64 `yaml:"platform_rate"`
+}
+
+// Aftersales configures after-sales.
+type Aftersales struct {
+	// ReturnAddress is where buyers send returns and exchanges back: it
+	// goes with every agreement to a return or an exchange (Taobao's
+	// taobao.rp.returngoods.agree and tmall.exchange.agree need one, unless
+	// the shop has a seller_address_id; Douyin takes it as the return
+	// address). Empty: no address is sent.
+	ReturnAddress Address `yaml:"return_address"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Name     string `yaml:"name"`
+	Phone    string `yaml:"phone"`
+	Province string `yaml:"province"`
+	City     string `yaml:"city"`
+	District string `yaml:"district"`
+	Town     string `yaml:"town"`
+	Detail   string `yaml:"detail"`
+	Zip      string `yaml:"zip"`
+}
+
+// IsZero reports whether no field is set.
+func (a Address) IsZero() bool { return a == Address{} }
+
+// validate checks that a set address is complete enough to post a parcel to.
+func (a Address) validate(field string) error {
+	if a.IsZero() {
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{{"name", a.Name}, {"phone", a.Phone}, {"province", a.Province},
+		{"city", a.City}, {"detail", a.Detail}} {
+		if strings.TrimSpace(f.v) == "" {
+			return errs.WithField(field+"."+f.name, "required when the address is set")
+		}
+	}
+	return nil
 }
 
 // HTTP configures the API server.
@@ -210,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sync.Tick < 0 || c.Sync.ReconcileEvery < 0 || c.Sync.PlatformRate < 0 {
 		return errs.WithField("sync", "tick, reconcile_every and platform_rate must not be negative")
+	}
+	if err := c.Aftersales.ReturnAddress.validate("aftersales.return_address"); err != nil {
+		return err
 	}
 	for i, h := range c.Alerts.Webhooks {
 		switch h.Kind {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,28 @@ func TestSyncSchedule(t *testing.T) {
 	}
 	if _, err := Load("", env(nil)); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("negative platform_rate: %v", err)
+	}
+}
+
+func TestAftersalesReturnAddress(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "omnihub.yaml")
+	os.WriteFile(path, []byte("aftersales:\n  return_address:\n    name: 退货组\n    phone: \"13800000000\"\n    province: 浙江省\n    city: 杭州市\n    district: 余杭区\n    detail: 仓前街道 1 号\n    zip: \"311121\"\n"), 0o600)
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Aftersales.ReturnAddress
+	if a.IsZero() || a.Name != "退货组" || a.Phone != "13800000000" || a.District != "余杭区" || a.Zip != "311121" {
+		t.Fatalf("return address: %+v", a)
+	}
+	// An address without a phone cannot be posted to.
+	os.WriteFile(path, []byte("aftersales:\n  return_address:\n    name: 退货组\n    province: 浙江省\n    city: 杭州市\n    detail: 仓前街道 1 号\n"), 0o600)
+	_, err = Load(path, env(nil))
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "aftersales.return_address.phone") {
+		t.Fatalf("incomplete address: %v", err)
+	}
+	if !Default().Aftersales.ReturnAddress.IsZero() {
+		t.Fatal("no return address by default")
 	}
 }

@@ -25,6 +25,13 @@ type afterSale struct {
 	ShopOrderIDInline  ID     `json:"order_id"`
 	GotPkg             int    `json:"got_pkg"`
 	AftersaleOrderType int    `json:"aftersale_order_type"`
+	ExchangeSkuInfo    *struct {
+		SkuID    ID     `json:"sku_id"`
+		Code     string `json:"code"`
+		Num      int64  `json:"num"`
+		OutSkuID string `json:"out_sku_id"`
+	} `json:"exchange_sku_info"`
+	ExchangeCompanyName string `json:"exchange_logistics_company_name"`
 }
 
 type afterSaleOrder struct {
@@ -32,11 +39,14 @@ type afterSaleOrder struct {
 	RelatedOrderInfo []struct {
 		SkuOrderID       ID    `json:"sku_order_id"`
 		AftersaleItemNum int64 `json:"aftersale_item_num"`
+		ProductID        ID    `json:"product_id"`
 	} `json:"related_order_info"`
 }
 
 // Refund kinds (aftersale_type): 0 退货退款, 1 已发货仅退款, 2 未发货仅退款,
-// 3 换货, 4 系统取消, 6 补寄.
+// 3 换货, 6 价保, 7 补寄, 8 维修. 价保 (a price-protection refund: the
+// buyer keeps the goods and the order still ships) and 维修 (repair) are
+// not after-sales cases OmniHub models: they are "other" and rejected.
 func refundKind(t int) channel.RefundKind {
 	switch t {
 	case 0:
@@ -45,14 +55,15 @@ func refundKind(t int) channel.RefundKind {
 		return channel.RefundOnly
 	case 3:
 		return channel.Exchange
-	case 6:
+	case 7:
 		return channel.ReshipRequest
 	}
 	return channel.RefundKindElse
 }
 
-// RefundStatus maps aftersale_status: 6 待商家同意, 7 待买家退货, 11 待商家
-// 二次同意 (goods sent back), 12 售后成功, 13 换货待买家收货, 14 换货成功,
+// RefundStatus maps aftersale_status: 6 待商家同意, 7 待买家退货, 8 待商家
+// 发货 (a reship agreed), 11 待商家二次同意 (goods sent back), 12 售后成功,
+// 13 (and 3 in the list API's standard statuses) 换货待买家收货, 14 换货成功,
 // 27 商家一次拒绝, 28 售后失败/关闭, 29 商家二次拒绝, 51 取消成功 (withdrawn),
 // 53 逆向结束.
 func RefundStatus(s int) (channel.RefundStatus, bool) {
@@ -61,9 +72,11 @@ func RefundStatus(s int) (channel.RefundStatus, bool) {
 		return channel.RefundRequested, true
 	case 7:
 		return channel.RefundWaitBuyerReturn, true
+	case 8:
+		return channel.RefundAgreed, true
 	case 11:
 		return channel.RefundBuyerReturned, true
-	case 12, 13, 14:
+	case 3, 12, 13, 14:
 		return channel.RefundSucceeded, true
 	case 27, 29:
 		return channel.RefundRefused, true
@@ -99,6 +112,19 @@ func toRefund(a afterSale, o afterSaleOrder, raw json.RawMessage) (channel.Refun
 	if r.PlatformOrderID == "" {
 		r.PlatformOrderID = string(a.ShopOrderIDInline)
 	}
+	if r.Kind == channel.Exchange || r.Kind == channel.ReshipRequest {
+		r.GoodsShipped = true
+	}
+	if x := a.ExchangeSkuInfo; x != nil && x.SkuID != "" && x.SkuID != "0" {
+		r.Exchange = &channel.ExchangeWant{PlatformSKUID: string(x.SkuID), OuterSKUID: x.Code, Quantity: x.Num}
+		if x.OutSkuID != "" {
+			r.Exchange.OuterSKUID = x.OutSkuID
+		}
+		if len(o.RelatedOrderInfo) > 0 {
+			r.Exchange.PlatformItemID = string(o.RelatedOrderInfo[0].ProductID)
+		}
+	}
+	r.ReplacementCarrier = a.ExchangeCompanyName
 	if len(o.RelatedOrderInfo) > 0 {
 		if r.PlatformLineID == "" {
 			r.PlatformLineID = string(o.RelatedOrderInfo[0].SkuOrderID)
@@ -205,6 +231,11 @@ const (
 	OpRefuseRefund        = 202
 	OpAgreeExchange       = 301
 	OpRefuseExchange      = 302
+	// OpShipExchange confirms the returned goods and ships the new SKU in
+	// one operation (logistics.company_code, logistics.logistics_code).
+	OpShipExchange = 311
+	// sendTypeReship is afterSale.fillLogistics send_type 1 (补寄商家发货).
+	sendTypeReship = 1
 )
 
 // operateType chooses the afterSale.operate type for a decision on a case
@@ -239,6 +270,13 @@ func operateType(r channel.Refund, action string) (int, error) {
 		if r.Kind == channel.ReturnRefund {
 			return OpConfirmReturnRefund, nil
 		}
+	case channel.RefundShipReplacement:
+		if r.Kind == channel.Exchange && r.Status == channel.RefundBuyerReturned {
+			return OpShipExchange, nil
+		}
+		if r.Kind == channel.Exchange {
+			return 0, errs.E(errs.Invalid, "douyin: an exchange ships its new goods once the returned goods are back (status %s)", r.PlatformStatus)
+		}
 	default:
 		return 0, errs.E(errs.Invalid, "douyin: unknown refund action %q", action)
 	}
@@ -255,6 +293,9 @@ func (c *Connector) AnswerRefund(ctx context.Context, s channel.Session, d chann
 	}
 	if done(r.Status, d.Action) {
 		return nil
+	}
+	if r.Kind == channel.ReshipRequest {
+		return c.answerReship(ctx, s, r, d)
 	}
 	typ, err := operateType(r, d.Action)
 	if err != nil {
@@ -277,8 +318,34 @@ func (c *Connector) AnswerRefund(ctx context.Context, s channel.Session, d chann
 			"street_name": a.Town, "detail": a.Detail, "user_name": a.Name, "mobile": a.Phone,
 		}}
 	}
+	if typ == OpShipExchange {
+		if d.TrackingNo == "" || d.CarrierCode == "" {
+			return errs.E(errs.Invalid, "douyin: shipping an exchange needs a carrier and a tracking number")
+		}
+		item["logistics"] = map[string]any{"company_code": CarrierCode(d.CarrierCode), "logistics_code": d.TrackingNo}
+	}
 	params := map[string]any{"type": typ, "items": []any{item}}
 	return c.call(ctx, s.Credentials, "afterSale.operate", params, true, nil)
+}
+
+// answerReship answers a 补寄 after-sale. Its parcel goes with
+// afterSale.fillLogistics (send_type 1, company_code, tracking_no). The
+// platform documents no afterSale.operate type to agree to or refuse a
+// 补寄, so those are answered in the Douyin back office: the connector
+// refuses them as invalid (the case records it) rather than pretend.
+func (c *Connector) answerReship(ctx context.Context, s channel.Session, r channel.Refund, d channel.RefundDecision) error {
+	if d.Action != channel.RefundShipReplacement {
+		return errs.E(errs.Invalid, "douyin: %s a 补寄 (reship) after-sale in the Douyin back office; the API documents no operation for it", d.Action)
+	}
+	if d.TrackingNo == "" || d.CarrierCode == "" {
+		return errs.E(errs.Invalid, "douyin: a reship parcel needs a carrier and a tracking number")
+	}
+	if r.Status != channel.RefundAgreed {
+		return errs.E(errs.Invalid, "douyin: the reship %s is not waiting for the seller's parcel (status %s)", r.PlatformRefundID, r.PlatformStatus)
+	}
+	params := map[string]any{"aftersale_id": r.PlatformRefundID, "send_type": sendTypeReship,
+		"company_code": CarrierCode(d.CarrierCode), "tracking_no": d.TrackingNo}
+	return c.call(ctx, s.Credentials, "afterSale.fillLogistics", params, true, nil)
 }
 
 func done(st channel.RefundStatus, action string) bool {
@@ -287,7 +354,7 @@ func done(st channel.RefundStatus, action string) bool {
 		return st == channel.RefundSucceeded || st == channel.RefundWaitBuyerReturn
 	case channel.RefundRefuse:
 		return st == channel.RefundRefused
-	case channel.RefundConfirmReceipt:
+	case channel.RefundConfirmReceipt, channel.RefundShipReplacement:
 		return st == channel.RefundSucceeded
 	}
 	return false

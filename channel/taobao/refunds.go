@@ -32,8 +32,17 @@ func (c *Connector) RefundPullLimits() channel.PullLimits {
 // PullRefunds implements channel.RefundPuller with
 // taobao.refunds.receive.get (by modification time, use_has_next paging).
 // Like PullOrders it sends the window and page size as asked, so that the
-// platform judges them; callers keep to RefundPullLimits.
+// platform judges them; callers keep to RefundPullLimits. For a shop with
+// Tmall exchanges on, the same window then pages through
+// tmall.exchange.receive.get (cursor "exchanges:<page>").
 func (c *Connector) PullRefunds(ctx context.Context, s channel.Session, q channel.RefundQuery) (channel.RefundPage, error) {
+	if rest, ok := strings.CutPrefix(q.Cursor, exchangeCursor); ok && rest != "" && exchangesOn(s) {
+		page, err := pageCursor(rest)
+		if err != nil {
+			return channel.RefundPage{}, err
+		}
+		return c.pullExchanges(ctx, s, q, page)
+	}
 	page, err := pageCursor(q.Cursor)
 	if err != nil {
 		return channel.RefundPage{}, err
@@ -70,6 +79,8 @@ func (c *Connector) PullRefunds(ctx context.Context, s channel.Session, q channe
 	}
 	if p.HasNext {
 		out.NextCursor = strconv.Itoa(page + 1)
+	} else if exchangesOn(s) {
+		out.NextCursor = exchangeCursor + "1"
 	}
 	return out, nil
 }
@@ -102,8 +113,12 @@ func (c *Connector) getRefund(ctx context.Context, s channel.Session, id string)
 	return r, w.Refund, nil
 }
 
-// GetRefund implements channel.RefundPuller with taobao.refund.get.
+// GetRefund implements channel.RefundPuller with taobao.refund.get, or
+// tmall.exchange.get for an exchange ("exchange:<dispute_id>").
 func (c *Connector) GetRefund(ctx context.Context, s channel.Session, id string) (channel.Refund, error) {
+	if dispute, ok := strings.CutPrefix(id, ExchangePrefix); ok {
+		return c.getExchangeRefund(ctx, s, dispute)
+	}
 	r, raw, err := c.getRefund(ctx, s, id)
 	if err != nil {
 		return channel.Refund{}, err
@@ -124,7 +139,11 @@ func (c *Connector) GetRefund(ctx context.Context, s channel.Session, id string)
 //   - refuse: taobao.refund.refuse.
 //
 // Answering a case that is already in the asked-for state succeeds.
+// Exchanges are answered through tmall.exchange.* (answerExchange).
 func (c *Connector) AnswerRefund(ctx context.Context, s channel.Session, d channel.RefundDecision) error {
+	if dispute, ok := strings.CutPrefix(d.PlatformRefundID, ExchangePrefix); ok {
+		return c.answerExchange(ctx, s, dispute, d)
+	}
 	r, _, err := c.getRefund(ctx, s, d.PlatformRefundID)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"omnihub/aftersales"
 	"omnihub/aftersales/aftersalesapi"
 	"omnihub/channel"
+	"omnihub/config"
 	"omnihub/errs"
 	"omnihub/inventory"
 	"omnihub/shop"
@@ -22,13 +23,27 @@ type AftersalesDeps struct {
 	Orders             aftersales.OrderEffects // the order service (it implements the interface)
 	Responder          aftersales.Responder    // AftersalesResponder{Shops, Connectors}
 	DefaultWarehouseID string
-	ReturnAddress      *channel.Address
+	// ReturnAddress goes with agreements to returns and exchanges
+	// (config aftersales.return_address; ReturnAddress converts it).
+	ReturnAddress *channel.Address
+	// SKUs resolves the SKU a platform exchange asks for (the catalog).
+	SKUs aftersales.SKUResolver
+}
+
+// ReturnAddress converts the configured return address (nil when none is
+// configured).
+func ReturnAddress(a config.Address) *channel.Address {
+	if a.IsZero() {
+		return nil
+	}
+	return &channel.Address{Name: a.Name, Phone: a.Phone, Province: a.Province, City: a.City, District: a.District,
+		Town: a.Town, Detail: a.Detail, Zip: a.Zip}
 }
 
 // wireAftersales builds the after-sales service, its routes and its job worker.
 func (a *App) wireAftersales(d AftersalesDeps) {
 	a.Aftersales = aftersales.NewService(a.DB, aftersales.Options{
-		Stock: d.Stock, Orders: d.Orders, DefaultWarehouseID: d.DefaultWarehouseID, ReturnAddress: d.ReturnAddress,
+		Stock: d.Stock, Orders: d.Orders, DefaultWarehouseID: d.DefaultWarehouseID, ReturnAddress: d.ReturnAddress, SKUs: d.SKUs,
 	})
 	aftersalesapi.Register(a.API, a.Aftersales, aftersalesapi.Options{})
 	aftersales.RegisterWorkers(a.DB.Jobs().Workers(), aftersales.WorkerDeps{DB: a.DB, Responder: d.Responder})

@@ -136,7 +136,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		db.Close()
 		return nil, err
 	}
-	a.wireAftersales(AftersalesDeps{Stock: AftersalesStock(a.Inventory), Orders: a.orderEffects(), Responder: syncResponder{a}})
+	a.wireAftersales(AftersalesDeps{Stock: AftersalesStock(a.Inventory), Orders: a.orderEffects(), Responder: syncResponder{a},
+		SKUs: a.Catalog, ReturnAddress: ReturnAddress(cfg.Aftersales.ReturnAddress)})
 	a.wireSync(opts)
 	a.Inventory.SetOnMarked(a.Sync.OnMarkedTx)
 	return a, nil

@@ -430,11 +430,25 @@ func (s *Sim) wireAfterSale(a *afterSale) (map[string]any, map[string]any) {
 		"create_time": a.create, "update_time": a.update, "related_id": strconv.FormatInt(a.lineID, 10),
 		"order_id": strconv.FormatInt(a.orderID, 10), "got_pkg": map[bool]int{true: 1, false: 0}[a.typ != ASTypeRefundUnshipped],
 	}
+	if x := a.exchangeSKU; x != nil {
+		info["exchange_sku_info"] = map[string]any{"sku_id": strconv.FormatInt(x.SkuID, 10), "code": x.Code,
+			"num": a.num, "out_sku_id": x.Code, "name": x.title, "price": strconv.FormatInt(x.Price, 10), "spec_desc": x.Spec}
+	}
+	if a.shipCompany != "" {
+		info["exchange_logistics_company_name"] = a.shipCompany
+	}
+	rel := map[string]any{"sku_order_id": strconv.FormatInt(a.lineID, 10), "aftersale_item_num": a.num}
+	if o := s.orders[a.orderID]; o != nil {
+		for _, l := range o.lines {
+			if l.id == a.lineID {
+				rel["product_id"] = l.sku.productID
+				rel["shop_sku_code"] = l.sku.Code
+			}
+		}
+	}
 	ord := map[string]any{
-		"shop_order_id": strconv.FormatInt(a.orderID, 10),
-		"related_order_info": []any{map[string]any{
-			"sku_order_id": strconv.FormatInt(a.lineID, 10), "aftersale_item_num": a.num,
-		}},
+		"shop_order_id":      strconv.FormatInt(a.orderID, 10),
+		"related_order_info": []any{rel},
 	}
 	return info, ord
 }
@@ -523,7 +537,7 @@ func (s *Sim) afterSaleOperate(m p) (any, error) {
 		if !ok {
 			return nil, errBiz("售后单不存在")
 		}
-		refuse := typ == 102 || typ == 112 || typ == 202
+		refuse := typ == 102 || typ == 112 || typ == 202 || typ == 302
 		if refuse && (ip.str("reason") == "" && ip.str("reject_reason_code") == "") {
 			return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "拒绝时reject_reason_code必填"}
 		}
@@ -540,11 +554,24 @@ func (s *Sim) afterSaleOperate(m p) (any, error) {
 		case typ == 102 && a.status == ASWaitSeller && a.typ == ASTypeReturn:
 			a.status, a.update, a.remark = ASRefusedFirst, now, ip.str("remark")
 			s.pushAfterSaleLocked(a, "205")
-		case typ == 111 && a.status == ASWaitSellerSecond:
+		case typ == 111 && a.status == ASWaitSellerSecond && a.typ == ASTypeReturn:
 			s.refundSucceededLocked(a)
-		case typ == 112 && a.status == ASWaitSellerSecond:
+		case typ == 112 && a.status == ASWaitSellerSecond && a.typ == ASTypeReturn:
 			a.status, a.update, a.remark = ASRefusedSecond, now, ip.str("remark")
 			s.pushAfterSaleLocked(a, "204")
+		case typ == 301 && a.status == ASWaitSeller && a.typ == ASTypeExchange:
+			a.status, a.update = ASWaitBuyerReturn, now
+			s.pushAfterSaleLocked(a, "202")
+		case typ == 302 && a.status == ASWaitSeller && a.typ == ASTypeExchange:
+			a.status, a.update, a.remark = ASRefusedFirst, now, ip.str("remark")
+			s.pushAfterSaleLocked(a, "205")
+		case typ == 311 && a.status == ASWaitSellerSecond && a.typ == ASTypeExchange:
+			lg := p(asMap(im["logistics"]))
+			if lg.str("company_code") == "" || lg.str("logistics_code") == "" {
+				return nil, &apiErr{code: 40002, msg: "缺少必选参数", sub: "isv.missing-parameter", sm: "换货发货时logistics.company_code和logistics_code必填"}
+			}
+			a.status, a.update, a.shipCompany, a.shipNo = ASExchangeShipped, now, lg.str("company_code"), lg.str("logistics_code")
+			s.pushAfterSaleLocked(a, "206")
 		default:
 			return nil, errBiz("售后单当前状态不支持该操作")
 		}

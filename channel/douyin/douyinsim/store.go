@@ -22,8 +22,11 @@ const (
 const (
 	ASWaitSeller       = 6
 	ASWaitBuyerReturn  = 7
+	ASWaitSellerShip   = 8 // 待商家发货 (a reship the seller agreed)
 	ASWaitSellerSecond = 11
 	ASSucceeded        = 12
+	ASExchangeShipped  = 13 // 换货待买家收货
+	ASExchangeDone     = 14 // 换货成功
 	ASRefusedFirst     = 27
 	ASClosed           = 28
 	ASRefusedSecond    = 29
@@ -31,6 +34,8 @@ const (
 	ASTypeReturn          = 0 // 退货退款
 	ASTypeRefundShipped   = 1 // 已发货仅退款
 	ASTypeRefundUnshipped = 2 // 未发货仅退款
+	ASTypeExchange        = 3 // 换货
+	ASTypeReship          = 7 // 补寄
 )
 
 // ErrSoldOut is returned when the platform's stock cannot cover an order.
@@ -99,6 +104,8 @@ type afterSale struct {
 	reason, remark          string
 	create, update          int64
 	returnNo, returnCompany string
+	exchangeSKU             *sku   // exchanges: the SKU the buyer wants
+	shipNo, shipCompany     string // exchanges, reships: the seller's parcel
 }
 
 // AddProduct puts a product and its SKUs on sale. Zero ids are assigned.

@@ -106,6 +106,7 @@ type Sim struct {
 	tradeOrder []int64
 	refunds    map[int64]*refund
 	tmc        []*tmcMsg
+	tmall      *tmallStore // Tmall exchanges (tmall.go)
 
 	srv *httptest.Server
 }
