@@ -58,49 +58,36 @@ func insertLedgerPG(ctx context.Context, tx store.Tx, at time.Time, rows []ledge
 	return err
 }
 
-// ledgerGroup is what rows of a SQLite bulk insert share; only the document
-// and the reserved figures vary inside a group (a batch of reservations of
-// one SKU is one group), so json_each has four fields per row to extract.
-type ledgerGroup struct {
-	wh, sku, reason, docType string
-	dOn, dTr, dDef           int64
-	rOn, rTr, rDef           int64
-}
-
+// insertLedgerSQLite appends the rows in one statement, in order (seq
+// follows json_each's order, so each SKU's running figures stay in sequence).
 func insertLedgerSQLite(ctx context.Context, tx store.Tx, at time.Time, rows []ledgerRow) error {
-	var order []ledgerGroup
-	groups := map[ledgerGroup][]byte{}
-	for _, r := range rows {
-		g := ledgerGroup{r.m.WarehouseID, r.m.SKUID, r.m.Reason, r.m.Doc.Type, r.m.Delta.OnHand, r.m.Delta.InTransit, r.m.Delta.Defective,
-			r.res.OnHand, r.res.InTransit, r.res.Defective}
-		b, ok := groups[g]
-		if !ok {
-			order = append(order, g)
-			b = make([]byte, 0, 64*len(rows))
-			b = append(b, '[')
-		} else {
+	b := make([]byte, 0, 128*len(rows)+2)
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = appendJSONString(b, r.m.Doc.ID)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.m.Doc.Line), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, r.m.Delta.Reserved, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, r.res.Reserved, 10)
-		groups[g] = append(b, ']')
-	}
-	for _, g := range order {
-		_, err := tx.Exec(ctx, `INSERT INTO inv_ledger (at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line,
-				d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective)
-			SELECT ?, ?, ?, ?, ?, value->>0, value->>1, ?, value->>2, ?, ?, ?, value->>3, ?, ?
-			FROM json_each(?)`, at, g.wh, g.sku, g.reason, g.docType, g.dOn, g.dTr, g.dDef, g.rOn, g.rTr, g.rDef, string(append(groups[g], ']')))
-		if err != nil {
-			return err
+		for _, s := range [...]string{r.m.WarehouseID, r.m.SKUID, r.m.Reason, r.m.Doc.Type, r.m.Doc.ID} {
+			b = appendJSONString(b, s)
+			b = append(b, ',')
 		}
+		for j, v := range [...]int64{int64(r.m.Doc.Line), r.m.Delta.OnHand, r.m.Delta.Reserved, r.m.Delta.InTransit, r.m.Delta.Defective,
+			r.res.OnHand, r.res.Reserved, r.res.InTransit, r.res.Defective} {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, v, 10)
+		}
+		b = append(b, ']')
 	}
-	return nil
+	b = append(b, ']')
+	_, err := tx.Exec(ctx, `INSERT INTO inv_ledger (at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line,
+			d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective)
+		SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
+			value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13
+		FROM json_each(?2) ORDER BY key`, at, string(b))
+	return err
 }
 
 // insertReservations claims the items' document lines; it returns the keys
@@ -155,24 +142,15 @@ func insertReservationsPG(ctx context.Context, tx store.Tx, now time.Time, its [
 		did, dt, line, sku, wh, lsku, per, qty, now)
 }
 
-type resGroup struct {
-	docType, sku, wh, lineSKU string
-	perUnit                   int64
-}
-
-// insertReservationsSQLite inserts one statement per group of rows sharing
-// everything but the document id, line and quantity.
+// insertReservationsSQLite inserts the rows in one statement: the rows go in
+// as one JSON array (SQLite resolves numbered parameters by a linear search,
+// so a long VALUES list costs more in the parser than in the B-tree, and a
+// statement per SKU costs a prepare each).
 func insertReservationsSQLite(ctx context.Context, tx store.Tx, now time.Time, its []*item) (store.Rows, error) {
-	var order []resGroup
-	groups := map[resGroup][]byte{}
-	for _, it := range its {
-		g := resGroup{it.key.docType, it.key.sku, it.bal.wh, it.lineSKU, it.perUnit}
-		b, ok := groups[g]
-		if !ok {
-			order = append(order, g)
-			b = make([]byte, 0, 48*len(its))
-			b = append(b, '[')
-		} else {
+	b := make([]byte, 0, 96*len(its)+2)
+	b = append(b, '[')
+	for i, it := range its {
+		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
@@ -181,23 +159,25 @@ func insertReservationsSQLite(ctx context.Context, tx store.Tx, now time.Time, i
 		b = strconv.AppendInt(b, int64(it.key.line), 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, it.qty, 10)
-		groups[g] = append(b, ']')
+		b = append(b, ',')
+		b = appendJSONString(b, it.key.docType)
+		b = append(b, ',')
+		b = appendJSONString(b, it.key.sku)
+		b = append(b, ',')
+		b = appendJSONString(b, it.bal.wh)
+		b = append(b, ',')
+		b = appendJSONString(b, it.lineSKU)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, it.perUnit, 10)
+		b = append(b, ']')
 	}
-	var out multiRows
-	for _, g := range order {
-		// "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
-		rows, err := tx.Query(ctx, `INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at)
-			SELECT value->>0, ?1, value->>1, ?2, ?3, ?4, ?5, value->>2, value->>2, 'open', ?6, ?6
-			FROM json_each(?7) WHERE true
-			ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`,
-			g.docType, g.sku, g.wh, g.lineSKU, g.perUnit, now, string(append(groups[g], ']')))
-		if err != nil {
-			out.Close()
-			return nil, err
-		}
-		out = append(out, rows)
-	}
-	return &out, nil
+	b = append(b, ']')
+	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+	return tx.Query(ctx, `INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at)
+		SELECT value->>0, value->>3, value->>1, value->>4, value->>5, value->>6, value->>7, value->>2, value->>2, 'open', ?1, ?1
+		FROM json_each(?2) WHERE true
+		ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`,
+		now, string(b))
 }
 
 // multiRows reads several result sets one after the other.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ func (c *cli) benchCmd() *cobra.Command {
 		engine   string
 		pgURL    string
 		duration time.Duration
+		cpuProf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
@@ -44,6 +47,17 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 			if pgURL == "" {
 				pgURL = storetest.PostgresURL()
 			}
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("bench: cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Log: cmd.ErrOrStderr()}
 			res, err := bench.Run(cmd.Context(), s, env)
 			bench.Print(cmd.OutOrStdout(), res, asJSON)
@@ -56,6 +70,7 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 	f.StringVar(&engine, "engine", "sqlite", "sqlite or postgres")
 	f.StringVar(&pgURL, "pg-url", "", "PostgreSQL URL for --engine postgres (default OMNIHUB_TEST_POSTGRES_URL or the local test database)")
 	f.DurationVar(&duration, "duration", 0, "length of the main phase (scenario default when 0)")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with go tool pprof)")
 	return cmd
 }
 
