@@ -232,7 +232,32 @@ var (
 	marshalerType     = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
 	textMarshalerType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 	durationType      = reflect.TypeOf(time.Duration(0))
+	schemerType       = reflect.TypeOf((*JSONSchemer)(nil)).Elem()
 )
+
+// JSONSchemer is implemented by a type whose JSON form its Go shape does not
+// tell (custom MarshalJSON): JSONSchema returns the JSON Schema of that form.
+// The method must work on the zero value (value receiver). A named type
+// becomes a component of the document, like a struct.
+type JSONSchemer interface {
+	JSONSchema() map[string]any
+}
+
+// described returns the schema t gives of itself, as a component when t is
+// named.
+func (g *schemaGen) described(t reflect.Type) map[string]any {
+	s := reflect.Zero(t).Interface().(JSONSchemer).JSONSchema()
+	if t.Name() == "" {
+		return s
+	}
+	name, ok := g.names[t]
+	if !ok {
+		name = g.uniqueName(t)
+		g.names[t] = name
+		g.defs[name] = s
+	}
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	if t == nil {
@@ -248,6 +273,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	}
 	if k := t.Kind(); k != reflect.Pointer && k != reflect.Interface {
 		pt := reflect.PointerTo(t)
+		if t.Implements(schemerType) {
+			return g.described(t)
+		}
 		if t.Implements(marshalerType) || pt.Implements(marshalerType) {
 			// Custom JSON encoding: the Go shape says nothing reliable.
 			return map[string]any{}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"omnihub/errs"
 )
 
 type testItem struct {
@@ -179,5 +181,79 @@ func TestHostileBodies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// testPeriod has its own JSON form and says so.
+type testPeriod struct{ n int }
+
+func (p testPeriod) MarshalJSON() ([]byte, error) { return json.Marshal(itoa(p.n) + "s") }
+
+func (p *testPeriod) UnmarshalJSON(b []byte) error {
+	if string(b) != `"1s"` {
+		return errs.WithField("period", `must be "1s"`)
+	}
+	p.n = 1
+	return nil
+}
+
+func (testPeriod) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "description": "a period"}
+}
+
+func TestOpenAPITypeDescribesItself(t *testing.T) {
+	s := newTestServer()
+	s.HandleOp(Op{Method: "POST", Path: "/api/v1/periods", Permission: "things.write",
+		Request: struct {
+			P  testPeriod   `json:"p"`
+			PS []testPeriod `json:"ps"`
+		}{}}, func(w http.ResponseWriter, r *http.Request) error { return nil })
+	doc := s.OpenAPI()
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	got, ok := schemas["api.testPeriod"].(map[string]any)
+	if !ok || got["type"] != "string" || got["description"] != "a period" {
+		t.Fatalf("component api.testPeriod = %v (schemas %v)", got, keys(schemas))
+	}
+	body := doc["paths"].(map[string]any)["/api/v1/periods"].(map[string]any)["post"].(map[string]any)["requestBody"].(map[string]any)
+	schema := body["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	props := schema["properties"].(map[string]any)
+	if ref := props["p"].(map[string]any)["$ref"]; ref != "#/components/schemas/api.testPeriod" {
+		t.Fatalf("p = %v", props["p"])
+	}
+	if ref := props["ps"].(map[string]any)["items"].(map[string]any)["$ref"]; ref != "#/components/schemas/api.testPeriod" {
+		t.Fatalf("ps = %v", props["ps"])
+	}
+}
+
+// A typed error from a type's own UnmarshalJSON reaches the client with
+// its message and fields, not as a generic "malformed JSON body".
+func TestDecodeJSONKeepsUnmarshalerErrors(t *testing.T) {
+	s := newTestServer()
+	s.Public("POST /period", func(w http.ResponseWriter, r *http.Request) error {
+		var v struct {
+			P testPeriod `json:"p"`
+		}
+		if err := DecodeJSON(r, &v); err != nil {
+			return err
+		}
+		return WriteJSON(w, 200, v)
+	})
+	for body, want := range map[string]int{`{"p":"1s"}`: 200, `{"p":"2s"}`: 400} {
+		req := httptest.NewRequest("POST", "/period", strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Fatalf("%s: status %d, want %d: %s", body, rec.Code, want, rec.Body)
+		}
+		if want != 400 {
+			continue
+		}
+		var p Problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Code != errs.Invalid || p.Fields["period"] != `must be "1s"` {
+			t.Fatalf("problem = %+v", p)
+		}
 	}
 }

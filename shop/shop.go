@@ -25,7 +25,9 @@ const (
 	Paused Status = "paused" // no pulls or pushes; kept for history
 )
 
-// Settings tune how OmniHub syncs one shop.
+// Settings tune how OmniHub syncs one shop. In JSON (the API and the
+// settings_json column) durations are Go duration strings such as "90s" or
+// "1m30s"; an integer is still read as nanoseconds (see UnmarshalJSON).
 type Settings struct {
 	// PullInterval between incremental order pulls (default 1 minute).
 	PullInterval time.Duration `json:"pull_interval,omitempty"`
@@ -141,7 +143,10 @@ func (s *Service) Create(ctx context.Context, n New) (Shop, error) {
 		t := store.UTC(n.Credentials.ExpiresAt)
 		sh.TokenExpiresAt = &t
 	}
-	settings, _ := json.Marshal(sh.Settings)
+	settings, err := json.Marshal(sh.Settings)
+	if err != nil {
+		return Shop{}, errs.Wrap(err, errs.Internal, "encode shop settings")
+	}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO shops (id, platform, name, platform_shop_id, app_key, status, base_url, settings_json, credentials, token_expires_at, created_at, updated_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
@@ -230,7 +235,9 @@ func (s *Service) Session(ctx context.Context, id string) (channel.Session, Shop
 		return channel.Session{}, sh, store.NotFoundIfNoRows(err, "shop %s", id)
 	}
 	sh.Platform, sh.Status = channel.Platform(platform), Status(status)
-	_ = json.Unmarshal([]byte(settings), &sh.Settings)
+	if err := json.Unmarshal([]byte(settings), &sh.Settings); err != nil {
+		return channel.Session{}, sh, errs.Wrap(err, errs.Internal, "shop %s settings", sh.ID)
+	}
 	sh.Settings = sh.Settings.WithDefaults()
 	creds, err := s.open(id, sealed)
 	if err != nil {
