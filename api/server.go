@@ -61,6 +61,21 @@ type Server struct {
 	metrics *httpMetrics
 	// Authenticate, when set, wraps every non-public route (see package auth).
 	Authenticate func(perm string, next http.Handler) http.Handler
+	// AuditTx, when set, records a change made by one of the server's own
+	// routes (dead-letter retry and skip) in the audit log, in tx, with the
+	// acting principal of ctx (see auth.AuditTx, which internal/app wires
+	// here). Without it those changes are not audited.
+	AuditTx func(ctx context.Context, tx store.Tx, e AuditEntry) error
+}
+
+// AuditEntry is one change for the audit log (the shape of auth.Entry,
+// which package api cannot import).
+type AuditEntry struct {
+	Action     string
+	Resource   string
+	ResourceID string
+	Before     any
+	After      any
 }
 
 // New builds a server with the infrastructure routes registered.
@@ -367,7 +382,11 @@ func DecodeJSON(r *http.Request, v any) error {
 func jsonError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var ee *errs.Error
 	switch {
+	case errors.As(err, &ee) && ee.Code == errs.Invalid:
+		// A type's own UnmarshalJSON already said what is wrong, and where.
+		return err
 	case errors.As(err, &se):
 		return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf("malformed JSON body at byte %d", se.Offset), Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -439,26 +458,48 @@ func (s *Server) registerJobs() {
 		}
 		return WriteJSON(w, http.StatusOK, page)
 	})
-	s.Handle("POST /api/v1/dead-letters/{id}/retry", "jobs.write", func(w http.ResponseWriter, r *http.Request) error {
+	s.Handle("POST /api/v1/dead-letters/{id}/retry", "jobs.write", s.deadLetterAction("retry", func(ctx context.Context, id int64) error {
+		return s.opts.DB.Jobs().Retry(ctx, id)
+	}))
+	s.Handle("POST /api/v1/dead-letters/{id}/skip", "jobs.write", s.deadLetterAction("skip", func(ctx context.Context, id int64) error {
+		return s.opts.DB.Jobs().Skip(ctx, id)
+	}))
+	tags := []string{"jobs"}
+	s.Describe("GET /api/v1/dead-letters", Doc{Summary: "Jobs that exhausted their retries, oldest first, with their last error",
+		Tags: tags, Query: []string{"limit", "cursor"}, Response: Page[jobs.DeadLetter]{}})
+	s.Describe("POST /api/v1/dead-letters/{id}/retry", Doc{Summary: "Run a dead letter again now (audited)", Tags: tags, Status: http.StatusNoContent})
+	s.Describe("POST /api/v1/dead-letters/{id}/skip", Doc{Summary: "Drop a dead letter a person decided not to retry (audited)", Tags: tags, Status: http.StatusNoContent})
+}
+
+// deadLetterAction is the handler of a dead-letter action (retry, skip): it
+// does it and records it in the audit log with the acting user, the job as
+// it was before, as `omnihub dead-letters retry|skip` does.
+func (s *Server) deadLetterAction(verb string, do func(ctx context.Context, id int64) error) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := PathInt64(r, "id")
 		if err != nil {
 			return err
 		}
-		if err := s.opts.DB.Jobs().Retry(r.Context(), id); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	s.Handle("POST /api/v1/dead-letters/{id}/skip", "jobs.write", func(w http.ResponseWriter, r *http.Request) error {
-		id, err := PathInt64(r, "id")
+		ctx := r.Context()
+		before, err := s.opts.DB.Jobs().Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if err := s.opts.DB.Jobs().Skip(r.Context(), id); err != nil {
+		if err := do(ctx, id); err != nil {
 			return err
+		}
+		if s.AuditTx != nil {
+			// Done is done: record it even if the caller has gone.
+			ctx := context.WithoutCancel(ctx)
+			err := s.opts.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				return s.AuditTx(ctx, tx, AuditEntry{Action: verb, Resource: "dead_letter", ResourceID: strconv.FormatInt(id, 10),
+					Before: map[string]any{"kind": before.Kind, "state": before.State, "attempts": before.Attempt, "errors": len(before.Errors)}})
+			})
+			if err != nil {
+				return errs.Wrap(err, errs.CodeOf(err), "%s job %d done, but not audited", verb, id)
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	})
+	}
 }
