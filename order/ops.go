@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -441,10 +442,25 @@ func (s *Service) FindByPlatformID(ctx context.Context, shopID, platformOrderID 
 // Rules lists every stored rule.
 func (s *Service) Rules(ctx context.Context) ([]Rule, error) { return listRules(ctx, s.db) }
 
-// SaveRule creates (empty ID) or replaces a rule after compiling it.
+// SaveRule creates (empty ID) or replaces a rule after compiling it. The
+// target of a routing rule must name an existing warehouse, by id or by
+// code (Options.LookupWarehouse); the id is stored. An unknown warehouse is
+// errs.Invalid naming it in the target field.
 func (s *Service) SaveRule(ctx context.Context, r Rule, actor string) (Rule, error) {
 	if _, err := r.Validate(); err != nil {
 		return Rule{}, err
+	}
+	if r.Kind == KindRoute && s.opts.LookupWarehouse != nil {
+		want := strings.TrimSpace(r.Target)
+		id, err := s.opts.LookupWarehouse(ctx, want)
+		switch {
+		case errs.Is(err, errs.NotFound):
+			return Rule{}, errs.E(errs.Invalid, "route rule %q: no warehouse %q (target is a warehouse id or code)", r.Name, want).
+				WithField("target", fmt.Sprintf("no warehouse %q", want))
+		case err != nil:
+			return Rule{}, errs.Wrap(err, errs.CodeOf(err), "check the target of route rule %q", r.Name)
+		}
+		r.Target = id
 	}
 	now := s.now()
 	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

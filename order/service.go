@@ -46,6 +46,11 @@ type WarehouseSource interface {
 	AvailableTx(ctx context.Context, tx store.Tx, warehouseIDs, skuIDs []string) (map[string]map[string]int64, error)
 }
 
+// WarehouseLookup finds a warehouse given by id or code and returns its id;
+// an unknown warehouse is errs.NotFound. SaveRule checks the target of a
+// routing rule with it and stores the id.
+type WarehouseLookup func(ctx context.Context, idOrCode string) (id string, err error)
+
 // SKUResolver maps a platform line to an internal SKU (catalog.ResolveTx):
 // binding first, then the seller's outer code; ok=false when unbound.
 type SKUResolver interface {
@@ -77,6 +82,9 @@ type Options struct {
 	// DefaultWarehouse, when set, is used when no routing rule matches,
 	// instead of choosing among the active warehouses.
 	DefaultWarehouse string
+	// LookupWarehouse checks routing rule targets when a rule is saved and
+	// turns a warehouse code into its id (nil: targets are not checked).
+	LookupWarehouse WarehouseLookup
 	// RiskWindow is how far back orders to the same phone are counted (default 24h).
 	RiskWindow time.Duration
 	// MergeWindow: paid orders of one buyer, address and shop this close are
@@ -136,12 +144,15 @@ func (s *Service) SetDefaultWarehouse(w string) { s.opts.DefaultWarehouse = w }
 // SetWarehouses installs the warehouse source of default routing.
 func (s *Service) SetWarehouses(w WarehouseSource) { s.opts.Warehouses = w }
 
+// SetWarehouseLookup installs the check of routing rule targets.
+func (s *Service) SetWarehouseLookup(f WarehouseLookup) { s.opts.LookupWarehouse = f }
+
 func (s *Service) now() time.Time { return store.UTC(s.opts.Now()) }
 
 // Rule kinds.
 const (
 	KindAudit   = "audit"   // Expression: bool; Action hold|exception|tag; Reason; Tag
-	KindRoute   = "route"   // Expression: bool; Target: warehouse id
+	KindRoute   = "route"   // Expression: bool; Target: warehouse id (a code is turned into the id when saved)
 	KindCourier = "courier" // Expression: bool; Target: courier code
 )
 

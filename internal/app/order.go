@@ -25,11 +25,11 @@ func (a *App) wireOrders() {
 }
 
 // ConnectOrders gives the order module the shared inventory service (stock
-// reservation, and the active warehouses and their stock for routing orders
-// no rule routes) and the catalog (SKU resolution, weights and kinds for
-// courier rules). Also set
-// catalog's OnBound hook to a.OrdersOnBound so that binding a platform SKU
-// releases the orders waiting for it:
+// reservation, the active warehouses and their stock for routing orders no
+// rule routes, and the check of routing rule targets) and the catalog (SKU
+// resolution, weights and kinds for courier rules). Also set catalog's
+// OnBound hook to a.OrdersOnBound so that binding a platform SKU releases
+// the orders waiting for it:
 //
 //	a.ConnectOrders(a.Inventory, a.Catalog)
 //	a.Catalog.SetOnBound(a.OrdersOnBound)
@@ -37,6 +37,10 @@ func (a *App) ConnectOrders(inv *inventory.Service, cat *catalog.Service) {
 	if inv != nil {
 		a.Orders.SetStock(OrderStock(inv))
 		a.Orders.SetWarehouses(inv)
+		a.Orders.SetWarehouseLookup(func(ctx context.Context, idOrCode string) (string, error) {
+			w, err := inv.Warehouse(ctx, idOrCode)
+			return w.ID, err
+		})
 	}
 	if cat != nil {
 		a.Orders.SetResolver(cat)

@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"omnihub/catalog"
 	"omnihub/channel"
+	"omnihub/errs"
 	"omnihub/inventory"
 	"omnihub/order"
 	"omnihub/store"
@@ -126,10 +128,16 @@ func TestDefaultOrderRouting(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// A routing rule decides before stock does.
-		if _, err := a.Orders.SaveRule(ctx, order.Rule{Kind: order.KindRoute, Name: "south", Expression: `Province == "广东省"`,
-			Target: gz.ID, Priority: 10, Enabled: true}, "admin"); err != nil {
-			t.Fatal(err)
+		// A routing rule decides before stock does. Its target may be given
+		// by code; the id is stored. An unknown warehouse is refused.
+		if _, err := a.Orders.SaveRule(ctx, order.Rule{Kind: order.KindRoute, Name: "north", Expression: `Province == "北京市"`,
+			Target: "BJ", Priority: 5, Enabled: true}, "admin"); !errs.Is(err, errs.Invalid) || !strings.Contains(errs.FieldsOf(err)["target"], `"BJ"`) {
+			t.Fatalf("rule to an unknown warehouse: %v", err)
+		}
+		south, err := a.Orders.SaveRule(ctx, order.Rule{Kind: order.KindRoute, Name: "south", Expression: `Province == "广东省"`,
+			Target: "GZ", Priority: 10, Enabled: true}, "admin")
+		if err != nil || south.Target != gz.ID {
+			t.Fatalf("rule by warehouse code: %+v %v", south, err)
 		}
 		if o := ingest("广东省", "A"); o.Status != order.Approved || o.WarehouseID != gz.ID {
 			t.Fatalf("rule to GZ: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
