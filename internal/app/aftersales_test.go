@@ -203,13 +203,28 @@ type refundWorld struct {
 	buyers int   // Taobao buyers so far (each gets a phone of their own)
 }
 
+// worldOptions vary a refund world: the configuration, and the Taobao
+// shop's credentials extras and settings.
+type worldOptions struct {
+	cfg        func(*config.Config)
+	tbExtra    map[string]string
+	tbSettings shop.Settings
+}
+
 func newRefundWorld(t *testing.T, engine string) *refundWorld {
+	return newRefundWorldWith(t, engine, worldOptions{})
+}
+
+func newRefundWorldWith(t *testing.T, engine string, wo worldOptions) *refundWorld {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Jobs.BackoffBase, cfg.Jobs.BackoffMax = 50*time.Millisecond, time.Second
 	if engine == "postgres" {
 		cfg.DB = storetest.FreshPostgresURL(t)
+	}
+	if wo.cfg != nil {
+		wo.cfg(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, NewLogger(cfg.Log, io.Discard), Options{RunWorkers: true, Migrate: true, SyncTick: 100 * time.Millisecond})
@@ -262,8 +277,8 @@ func newRefundWorld(t *testing.T, engine string) *refundWorld {
 		{Properties: "款式:T恤M", Price: 5900, Quantity: 100, OuterID: "TS-M"}, {Properties: "款式:帽子", Price: 3900, Quantity: 100, OuterID: "CAP"}}})
 	tc := w.tb.Credentials()
 	if w.tbShop, err = a.Shops.Create(w.ctx, shop.New{Platform: channel.Taobao, Name: "淘宝店", PlatformShopID: strconv.FormatInt(tc.SellerID, 10),
-		BaseURL: w.tb.GatewayURL(), Credentials: channel.Credentials{AppKey: tc.AppKey, AppSecret: tc.AppSecret, AccessToken: tc.Session,
-			RefreshToken: tc.RefreshToken, ExpiresAt: tc.ExpiresAt}}); err != nil {
+		BaseURL: w.tb.GatewayURL(), Settings: wo.tbSettings, Credentials: channel.Credentials{AppKey: tc.AppKey, AppSecret: tc.AppSecret, AccessToken: tc.Session,
+			RefreshToken: tc.RefreshToken, ExpiresAt: tc.ExpiresAt, Extra: wo.tbExtra}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -469,6 +469,10 @@ func (s *Sim) apiReturnGoodsAgree(p map[string]string) (any, *topErr) {
 	if r.Status != "WAIT_SELLER_AGREE" || !r.HasGoodReturn {
 		return nil, bizErr("isv.refund-status-not-support", "退款状态不允许同意退货:"+r.Status)
 	}
+	r.ReturnAddress = strings.TrimSpace(p["name"] + " " + p["mobile"] + " " + p["address"])
+	if r.ReturnAddress == "" {
+		r.ReturnAddress = "seller_address_id:" + p["seller_address_id"]
+	}
 	s.setRefundStatus(r, "WAIT_BUYER_RETURN_GOODS", "taobao_refund_RefundSellerAgreeAgreement")
 	return map[string]any{"is_success": true}, nil
 }

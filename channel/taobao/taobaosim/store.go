@@ -510,14 +510,16 @@ type refund struct {
 	Phase         string
 	Version       int64
 	RefuseMessage string
+	ReturnAddress string // where the seller asked for the goods (taobao.rp.returngoods.agree)
 }
 
 // RefundInfo is a read-only view of a refund.
 type RefundInfo struct {
-	RefundID int64
-	Tid, Oid int64
-	Status   string
-	Amount   int64
+	RefundID      int64
+	Tid, Oid      int64
+	Status        string
+	Amount        int64
+	ReturnAddress string // name, mobile and address (or address id) of the agreement to a return
 }
 
 // Refund returns a view of a refund.
@@ -528,7 +530,7 @@ func (s *Sim) Refund(id int64) (RefundInfo, bool) {
 	if !ok {
 		return RefundInfo{}, false
 	}
-	return RefundInfo{RefundID: r.RefundID, Tid: r.Tid, Oid: r.Oid, Status: r.Status, Amount: r.RefundFee}, true
+	return RefundInfo{RefundID: r.RefundID, Tid: r.Tid, Oid: r.Oid, Status: r.Status, Amount: r.RefundFee, ReturnAddress: r.ReturnAddress}, true
 }
 
 // RequestRefund is the buyer asking for a refund of one line of a paid
