@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -317,8 +318,8 @@ type pushItem struct {
 }
 
 // pushPending pushes every pending mark of a shop, latest value per SKU,
-// in the platform's batch size, and acknowledges what the platform
-// accepted. It reports how many marks it handled and whether some were
+// in batches of one platform item's SKUs up to the platform's batch size
+// (stockBatches), and acknowledges what the platform accepted, per SKU. It reports how many marks it handled and whether some were
 // left when until passed.
 func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time) (handled int, more bool, err error) {
 	sess, sh, err := e.session(ctx, shopID)
@@ -393,11 +394,32 @@ type pushRound struct {
 
 func (r *pushRound) done(pm PushMark) { r.acks = append(r.acks, PushAck{pm.SKUID, pm.Version}) }
 
+// stockBatches orders a cycle's updates by platform item, then SKU, and
+// cuts them into batches of at most max updates that never span two
+// items. The platforms' batch stock APIs (taobao.skus.quantity.update,
+// sku.syncStockBatch) take SKUs of one item per call, so a batch is one
+// API call, which is what the shop's stock rate counts.
+func stockBatches(items []pushItem, max int) [][]pushItem {
+	slices.SortStableFunc(items, func(a, b pushItem) int {
+		return cmp.Or(strings.Compare(a.update.PlatformItemID, b.update.PlatformItemID),
+			strings.Compare(a.update.PlatformSKUID, b.update.PlatformSKUID))
+	})
+	var out [][]pushItem
+	for lo := 0; lo < len(items); {
+		hi := lo + 1
+		for hi < len(items) && hi-lo < max && items[hi].update.PlatformItemID == items[lo].update.PlatformItemID {
+			hi++
+		}
+		out = append(out, items[lo:hi])
+		lo = hi
+	}
+	return out
+}
+
 // pushItems calls the platform in batches, returning the error that stopped
 // the round (nil when every item was handled).
 func (e *Engine) pushItems(ctx context.Context, sh shop.Shop, sess channel.Session, pusher channel.StockPusher, batchMax int, items []pushItem, round *pushRound) error {
-	for lo := 0; lo < len(items); lo += batchMax {
-		batch := items[lo:min(lo+batchMax, len(items))]
+	for _, batch := range stockBatches(items, batchMax) {
 		updates := make([]channel.StockUpdate, len(batch))
 		for i, it := range batch {
 			updates[i] = it.update
@@ -421,8 +443,17 @@ func (e *Engine) pushItems(ctx context.Context, sh shop.Shop, sess channel.Sessi
 			return e.classify(ctx, sh, "push_stock", err)
 		}
 		e.observe(sh.ID, "push_stock", true)
+		if len(results) > len(batch) {
+			return errs.E(errs.Internal, "%s connector answered %d results for %d stock updates", sh.Platform, len(results), len(batch))
+		}
 		for i, r := range results {
 			it := batch[i]
+			if r.Update != it.update {
+				// Results are acknowledged per SKU by position: a connector
+				// that reorders them must not acknowledge the wrong SKU.
+				return errs.E(errs.Internal, "%s connector answered out of order: result %d is for %s, not %s",
+					sh.Platform, i, r.Update.PlatformSKUID, it.update.PlatformSKUID)
+			}
 			round.log = append(round.log, pushLogRow{it.mark.SKUID, r.Update.PlatformSKUID, r.Update.Quantity, it.mark.Version, r.Err})
 			if r.Err != nil && channel.IsRetryable(r.Err) {
 				return e.classify(ctx, sh, "push_stock", r.Err)

@@ -119,11 +119,13 @@ type PropagationReport struct {
 	ChangeP99   time.Duration
 	// Delay: change → the last shop's API call carrying it.
 	DelayP50, DelayP95, DelayP99, DelayMax time.Duration
-	// Calls are stock API calls accepted by the simulators during the driven
-	// phase and until convergence; Marks are (shop, SKU) values the changes
-	// produced (every change moves every shop's value).
-	Calls, Marks int
-	CallsPerSec  float64
+	// Calls are SKU quantities set by stock API calls accepted by the
+	// simulators during the driven phase and until convergence (a batch
+	// call counts each of its SKUs); APICalls are those calls themselves.
+	// Marks are (shop, SKU) values the changes produced (every change
+	// moves every shop's value).
+	Calls, APICalls, Marks int
+	CallsPerSec            float64
 	// Engine is the sync engine's own report (sync.Deps.OnPropagation).
 	EngineP50, EngineP99 time.Duration
 	Settle               time.Duration // after the driven phase, until every channel showed its policy value
@@ -145,6 +147,7 @@ func (p PropagationReport) Set(r *bench.Result) {
 	r.Set("propagation_max", ms(p.DelayMax), "ms")
 	r.Set("pushes", float64(p.Calls), "")
 	r.Set("pushes_per_sec", p.CallsPerSec, "/s")
+	r.Set("stock_api_calls", float64(p.APICalls), "")
 	if p.Calls > 0 {
 		r.Set("coalescing_ratio", float64(p.Marks)/float64(p.Calls), "marks/push")
 	}
@@ -244,18 +247,19 @@ func (s *propShop) policy(pool int64) int64 {
 	return max(0, pool-s.safety) * s.ratio / 100
 }
 
-// stockCall is one accepted stock API call seen by a simulator.
+// stockCall is one SKU quantity set by an accepted stock API call.
 type stockCall struct {
 	sku int
 	qty int64
 	at  time.Time
 }
 
-// callLog collects accepted stock calls per shop.
+// callLog collects accepted stock calls per shop, one entry per SKU.
 type callLog struct {
 	mu     stdsync.Mutex
 	byShop [][]stockCall
-	n      atomic.Int64
+	n      atomic.Int64 // SKU entries
+	api    atomic.Int64 // API calls
 }
 
 func (l *callLog) add(shopIdx, sku int, qty int64, at time.Time) {
@@ -280,8 +284,8 @@ func (c *capture) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
-// recordTaobao serves a Taobao simulator and logs every accepted
-// taobao.item.quantity.update.
+// recordTaobao serves a Taobao simulator and logs every SKU set by an
+// accepted taobao.item.quantity.update or taobao.skus.quantity.update.
 func recordTaobao(sim *taobaosim.Sim, s *propShop, log *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
@@ -290,19 +294,32 @@ func recordTaobao(sim *taobaosim.Sim, s *propShop, log *callLog) http.Handler {
 		c := &capture{ResponseWriter: w, status: http.StatusOK}
 		sim.ServeHTTP(c, r)
 		p, _ := url.ParseQuery(string(body))
-		if p.Get("method") != "taobao.item.quantity.update" || c.status != http.StatusOK ||
-			!bytes.HasPrefix(c.body.Bytes(), []byte(`{"item_quantity_update_response"`)) {
+		accepted := func(key string) bool {
+			return c.status == http.StatusOK && bytes.HasPrefix(c.body.Bytes(), []byte(`{"`+key+`"`))
+		}
+		switch {
+		case p.Get("method") == "taobao.item.quantity.update" && accepted("item_quantity_update_response"):
+			if i, ok := s.skuOf[p.Get("sku_id")]; ok {
+				q, _ := strconv.ParseInt(p.Get("quantity"), 10, 64)
+				log.add(s.callIndex, i, q, at)
+			}
+		case p.Get("method") == "taobao.skus.quantity.update" && accepted("skus_quantity_update_response"):
+			for _, e := range strings.Split(p.Get("skuid_quantities"), ";") {
+				id, qty, _ := strings.Cut(e, ":")
+				if i, ok := s.skuOf[id]; ok {
+					q, _ := strconv.ParseInt(qty, 10, 64)
+					log.add(s.callIndex, i, q, at)
+				}
+			}
+		default:
 			return
 		}
-		if i, ok := s.skuOf[p.Get("sku_id")]; ok {
-			q, _ := strconv.ParseInt(p.Get("quantity"), 10, 64)
-			log.add(s.callIndex, i, q, at)
-		}
+		log.api.Add(1)
 	})
 }
 
-// recordDouyin serves a Douyin simulator and logs every accepted
-// sku.syncStock.
+// recordDouyin serves a Douyin simulator and logs every SKU set by an
+// accepted sku.syncStock or sku.syncStockBatch.
 func recordDouyin(sim *douyinsim.Sim, s *propShop, log *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
@@ -310,7 +327,7 @@ func recordDouyin(sim *douyinsim.Sim, s *propShop, log *callLog) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		c := &capture{ResponseWriter: w, status: http.StatusOK}
 		sim.ServeHTTP(c, r)
-		if r.URL.Query().Get("method") != "sku.syncStock" || c.status != http.StatusOK {
+		if m := r.URL.Query().Get("method"); (m != "sku.syncStock" && m != "sku.syncStockBatch") || c.status != http.StatusOK {
 			return
 		}
 		var env struct {
@@ -319,16 +336,26 @@ func recordDouyin(sim *douyinsim.Sim, s *propShop, log *callLog) http.Handler {
 		if json.Unmarshal(c.body.Bytes(), &env) != nil || env.Code != 10000 {
 			return
 		}
-		var pj struct {
+		type skuStock struct {
 			SKUID    json.Number `json:"sku_id"`
-			StockNum int64       `json:"stock_num"`
+			StockNum int64       `json:"stock_num"` // absent: 0
+		}
+		var pj struct {
+			skuStock
+			List []skuStock `json:"sku_sync_list"`
 		}
 		if json.Unmarshal(body, &pj) != nil {
 			return
 		}
-		if i, ok := s.skuOf[pj.SKUID.String()]; ok {
-			log.add(s.callIndex, i, pj.StockNum, at)
+		if pj.List == nil {
+			pj.List = []skuStock{pj.skuStock}
 		}
+		for _, k := range pj.List {
+			if i, ok := s.skuOf[k.SKUID.String()]; ok {
+				log.add(s.callIndex, i, k.StockNum, at)
+			}
+		}
+		log.api.Add(1)
 	})
 }
 
@@ -495,7 +522,7 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 		nShops, o.TaobaoShops, o.DouyinShops, nSKU, o.Rate, o.Duration)
 
 	// Drive.
-	callsBefore := calls.n.Load()
+	callsBefore, apiBefore := calls.n.Load(), calls.api.Load()
 	var (
 		locks    = make([]stdsync.Mutex, nSKU)
 		changes  = make([][]change, o.Drivers)
@@ -684,13 +711,14 @@ func RunPropagation(ctx context.Context, cfg config.Config, o PropagationOptions
 		rep.Violations = append(rep.Violations, fmt.Sprintf("%d changes never reached every channel", uncovered))
 	}
 	rep.Marks = rep.Changes * nShops
+	rep.APICalls = int(calls.api.Load() - apiBefore)
 	rep.DelayP50, rep.DelayP95, rep.DelayP99, rep.DelayMax = delays.Percentile(50), delays.Percentile(95), delays.Percentile(99), delays.Percentile(100)
 	if d := rep.Elapsed + rep.Settle; d > 0 {
 		rep.CallsPerSec = float64(rep.Calls) / d.Seconds()
 	}
-	logf("propagation p50 %s p95 %s p99 %s max %s; %d pushes (%.0f/s), %.1f marks per push",
+	logf("propagation p50 %s p95 %s p99 %s max %s; %d pushes (%.0f/s) in %d API calls, %.1f marks per push",
 		rep.DelayP50.Round(time.Millisecond), rep.DelayP95.Round(time.Millisecond), rep.DelayP99.Round(time.Millisecond),
-		rep.DelayMax.Round(time.Millisecond), rep.Calls, rep.CallsPerSec, float64(rep.Marks)/float64(max(rep.Calls, 1)))
+		rep.DelayMax.Round(time.Millisecond), rep.Calls, rep.CallsPerSec, rep.APICalls, float64(rep.Marks)/float64(max(rep.Calls, 1)))
 	if s := logs.String(); s != "" && len(rep.Violations) > 0 {
 		logf("server log:\n%s", lastLines(s, 20))
 	}
