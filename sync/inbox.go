@@ -150,8 +150,16 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		if err != nil {
 			return e.classify(ctx, sh, "get_refund", err)
 		}
-		if err := e.deps.Refunds.Apply(ctx, shopID, r); err != nil {
+		// A refund whose order is not in yet brings the order in and is
+		// applied again, as the pull does: waiting for the order's own
+		// message could outlast the job's retries when that message was
+		// lost, and the refund would only come back with the next pull.
+		applied, err := e.applyRefund(ctx, sh, sess, conn, r)
+		if err != nil {
 			return err
+		}
+		if !applied {
+			return errs.E(errs.Unavailable, "refund %s: order %s could not be ingested yet", r.PlatformRefundID, r.PlatformOrderID)
 		}
 		// A refund changes its order too (refunding, closed): refresh it.
 		if r.PlatformOrderID != "" && m.PlatformOrderID == "" {

@@ -178,6 +178,11 @@ func printDemoSummary(out io.Writer, s scenario.Summary) {
 	fmt.Fprintf(out, "propagation p50 / p99      %s / %s  (stock change → channel API call)\n", ms(s.PropagationP50), ms(s.PropagationP99))
 	fmt.Fprintf(out, "cross-shop p50 / p99       %s / %s  (sale on one shop → the other live shop's stock update)\n", ms(s.CrossShopP50), ms(s.CrossShopP99))
 	fmt.Fprintf(out, "after-sales cases          %6d  (%s)\n", s.AftersalesCases, countList(s.CasesByStatus))
+	if len(s.RefundsWithoutCase) == 0 {
+		fmt.Fprintf(out, "platform refunds           %6d  (every one has its case; the sale's %d refund requests are among them)\n", s.PlatformRefunds, s.Refunds)
+	} else {
+		fmt.Fprintf(out, "platform refunds           %6d  (%d WITHOUT A CASE: %s)\n", s.PlatformRefunds, len(s.RefundsWithoutCase), strings.Join(s.RefundsWithoutCase, ", "))
+	}
 	fmt.Fprintf(out, "dead letters               %6d\n", s.DeadLetters)
 	if len(s.CheckViolations) == 0 {
 		fmt.Fprintf(out, "omnihub check              clean (balance = Σ ledger, reserved = Σ open reservations, nothing negative)\n")

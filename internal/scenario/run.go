@@ -42,9 +42,15 @@ type Summary struct {
 	DeadLetters      int            `json:"dead_letters"`
 	Refunds          int            `json:"refunds_requested"`
 	AftersalesCases  int            `json:"aftersales_cases"` // cases OmniHub opened from platform refunds
-	CasesByStatus    map[string]int `json:"aftersales_by_status,omitempty"`
-	Cancelled        int            `json:"platform_cancelled"`
-	OrdersPerSecond  float64        `json:"orders_per_second"`
+	// PlatformRefunds counts the after-sales requests the simulators hold
+	// (ground truth; Refunds counts the requests the buyers made in this
+	// run), RefundsWithoutCase those OmniHub has no case for: each one is
+	// a lost refund.
+	PlatformRefunds    int            `json:"platform_refunds"`
+	RefundsWithoutCase []string       `json:"refunds_without_case,omitempty"`
+	CasesByStatus      map[string]int `json:"aftersales_by_status,omitempty"`
+	Cancelled          int            `json:"platform_cancelled"`
+	OrdersPerSecond    float64        `json:"orders_per_second"`
 }
 
 // Violations lists broken invariants (empty is success).
@@ -61,6 +67,9 @@ func (s Summary) Violations() []string {
 	}
 	if len(s.ChannelMismatch) > 0 {
 		v = append(v, fmt.Sprintf("%d channel quantities differ from policy: %s", len(s.ChannelMismatch), strings.Join(first(s.ChannelMismatch, 5), "; ")))
+	}
+	if len(s.RefundsWithoutCase) > 0 {
+		v = append(v, fmt.Sprintf("%d platform refunds have no after-sales case: %s", len(s.RefundsWithoutCase), strings.Join(first(s.RefundsWithoutCase, 5), "; ")))
 	}
 	return v
 }
@@ -414,6 +423,40 @@ func (w *World) measure(ctx context.Context, sum Summary, tbTrades [][]int64) (S
 	}
 	_ = a.DB.QueryRow(ctx, `SELECT COALESCE(SUM(qty), 0) FROM inv_reservations WHERE status = 'open'`).Scan(&sum.OpenReservations)
 	_ = a.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log WHERE ok`).Scan(&sum.StockPushes)
+	// Every after-sales request on the platforms must have its case.
+	sum.PlatformRefunds, sum.RefundsWithoutCase = 0, nil
+	for _, s := range w.Shops {
+		var want []string
+		if s.Taobao != nil {
+			for _, id := range s.Taobao.RefundIDs() {
+				want = append(want, strconv.FormatInt(id, 10))
+			}
+		} else {
+			for _, id := range s.Douyin.AfterSaleIDs() {
+				want = append(want, strconv.FormatInt(id, 10))
+			}
+		}
+		sum.PlatformRefunds += len(want)
+		have := map[string]bool{}
+		rows, err := a.DB.Query(ctx, `SELECT platform_refund_id FROM aftersales_cases WHERE shop_id = $1`, s.Shop.ID)
+		if err != nil {
+			return sum, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return sum, err
+			}
+			have[id] = true
+		}
+		rows.Close()
+		for _, id := range want {
+			if !have[id] {
+				sum.RefundsWithoutCase = append(sum.RefundsWithoutCase, s.Shop.Name+" "+id)
+			}
+		}
+	}
 	sum.AftersalesCases, sum.CasesByStatus = 0, map[string]int{}
 	crows, err := a.DB.Query(ctx, `SELECT state, COUNT(*) FROM aftersales_cases GROUP BY state`)
 	if err != nil {

@@ -2,6 +2,7 @@ package douyinsim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -159,4 +160,17 @@ func (s *Sim) afterSaleFillLogistics(m p) (any, error) {
 	s.touch(s.orders[a.orderID])
 	s.pushAfterSaleLocked(a, "206")
 	return map[string]any{}, nil
+}
+
+// AfterSaleIDs lists every after-sale's id, ascending (ground truth for
+// tests and the demo).
+func (s *Sim) AfterSaleIDs() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, 0, len(s.afterSales))
+	for id := range s.afterSales {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -3,6 +3,7 @@ package taobaosim
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -788,4 +789,17 @@ func (s *Sim) itemJSON(it *item, withSKUs bool) map[string]any {
 		m["skus"] = map[string]any{"sku": skus}
 	}
 	return m
+}
+
+// RefundIDs lists every refund's id, ascending (ground truth for tests and
+// the demo).
+func (s *Sim) RefundIDs() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, 0, len(s.refunds))
+	for id := range s.refunds {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
