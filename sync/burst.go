@@ -59,8 +59,13 @@ func (e *Engine) viaBurst(ctx context.Context, shopID, inboxID string, received 
 	if !ok {
 		return false, nil
 	}
+	// At least one burst is tried whatever the message's age: a message
+	// that waited in a long job queue (the very backlog bursts are for)
+	// must not fall back to a detail call of its own just for having
+	// waited, or a shop that falls behind falls further behind. The
+	// deadline only bounds the retries for a message the searches miss.
 	deadline := received.Add(e.cfg.BurstMaxWait)
-	for e.now().Before(deadline) {
+	for first := true; first || e.now().Before(deadline); first = false {
 		busy, err := e.backlogAtLeast(ctx, shopID, e.cfg.BurstThreshold)
 		if err != nil || !busy {
 			return false, err

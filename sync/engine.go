@@ -35,6 +35,17 @@ type OrderSink interface {
 	// Ingest applies one platform version of an order; created reports
 	// whether the order was new to OmniHub (reconciliation counts repairs).
 	Ingest(ctx context.Context, shopID string, o channel.Order) (created bool, err error)
+	// IngestBatch applies a page of orders in one durable step (one commit
+	// for the page rather than one per order). The error is for the batch
+	// as a whole; each outcome carries its order's own error (an order the
+	// domain refuses as invalid, say) and whether it was new.
+	IngestBatch(ctx context.Context, shopID string, orders []channel.Order) ([]IngestOutcome, error)
+}
+
+// IngestOutcome is one order's result in OrderSink.IngestBatch.
+type IngestOutcome struct {
+	Created bool
+	Err     error
 }
 
 // PushMark is a (shop, SKU) whose sellable quantity changed and must reach

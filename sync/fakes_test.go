@@ -123,6 +123,14 @@ func (f *fakeOrders) Ingest(_ context.Context, shopID string, o channel.Order) (
 	return !ok, nil
 }
 
+func (f *fakeOrders) IngestBatch(ctx context.Context, shopID string, os []channel.Order) ([]IngestOutcome, error) {
+	out := make([]IngestOutcome, len(os))
+	for i, o := range os {
+		out[i].Created, out[i].Err = f.Ingest(ctx, shopID, o)
+	}
+	return out, nil
+}
+
 func (f *fakeOrders) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

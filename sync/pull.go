@@ -98,22 +98,29 @@ func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderP
 		if err != nil {
 			return n, err
 		}
-		for _, o := range page.Orders {
-			if _, err := e.deps.Orders.Ingest(ctx, shopID, o); err != nil {
-				if errs.Is(err, errs.Invalid) {
-					// Bad platform data is parked by the order domain; a
-					// typed invalid error here means it could not even be
-					// parked: log and go on rather than block the shop.
-					e.log.Warn("order rejected", "shop", shopID, "order", o.PlatformOrderID, "err", err)
-					continue
-				}
+		if len(page.Orders) > 0 {
+			outs, err := e.deps.Orders.IngestBatch(ctx, shopID, page.Orders)
+			if err != nil {
 				return n, err
 			}
-			e.m.Ingested.WithLabelValues(shopID, source).Inc()
-			if seen != nil {
-				seen[o.PlatformOrderID] = true
+			for i, o := range page.Orders {
+				if err := outs[i].Err; err != nil {
+					if errs.Is(err, errs.Invalid) {
+						// Bad platform data is parked by the order domain;
+						// a typed invalid error here means it could not
+						// even be parked: log and go on rather than block
+						// the shop.
+						e.log.Warn("order rejected", "shop", shopID, "order", o.PlatformOrderID, "err", err)
+						continue
+					}
+					return n, err
+				}
+				e.m.Ingested.WithLabelValues(shopID, source).Inc()
+				if seen != nil {
+					seen[o.PlatformOrderID] = true
+				}
+				n++
 			}
-			n++
 		}
 		if page.NextCursor == "" {
 			return n, nil

@@ -97,6 +97,18 @@ func (s orderSink) Ingest(ctx context.Context, shopID string, o channel.Order) (
 	return r.Outcome == order.Created, r.Err
 }
 
+func (s orderSink) IngestBatch(ctx context.Context, shopID string, os []channel.Order) ([]syncer.IngestOutcome, error) {
+	rs, err := s.o.IngestBatch(ctx, shopID, os)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]syncer.IngestOutcome, len(rs))
+	for i, r := range rs {
+		out[i] = syncer.IngestOutcome{Created: r.Outcome == order.Created, Err: r.Err}
+	}
+	return out, nil
+}
+
 type stockSource struct{ inv *inventory.Service }
 
 func (s stockSource) PendingPushes(ctx context.Context, shopID string, limit int) ([]syncer.PushMark, error) {
