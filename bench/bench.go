@@ -34,6 +34,10 @@ type Env struct {
 	Short bool
 	// Duration, when set, bounds the scenario's main phase.
 	Duration time.Duration
+	// Rate, when set, is the scenario's main load in its own unit (total
+	// order attempts per second for the sales, changes per second for
+	// propagation); zero takes the scenario's default.
+	Rate int
 	// Log receives progress lines.
 	Log io.Writer
 }

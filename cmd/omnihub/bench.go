@@ -26,6 +26,7 @@ func (c *cli) benchCmd() *cobra.Command {
 		pgURL    string
 		duration time.Duration
 		cpuProf  string
+		rate     int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
@@ -58,7 +59,7 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 				}
 				defer pprof.StopCPUProfile()
 			}
-			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Log: cmd.ErrOrStderr()}
+			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Rate: rate, Log: cmd.ErrOrStderr()}
 			res, err := bench.Run(cmd.Context(), s, env)
 			bench.Print(cmd.OutOrStdout(), res, asJSON)
 			return err
@@ -70,6 +71,7 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 	f.StringVar(&engine, "engine", "sqlite", "sqlite or postgres")
 	f.StringVar(&pgURL, "pg-url", "", "PostgreSQL URL for --engine postgres (default OMNIHUB_TEST_POSTGRES_URL or the local test database)")
 	f.DurationVar(&duration, "duration", 0, "length of the main phase (scenario default when 0)")
+	f.IntVar(&rate, "rate", 0, "main load of the scenario: total orders/s for flash-sale and soak (split evenly across shops), changes/s for propagation (scenario default when 0)")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with go tool pprof)")
 	return cmd
 }

@@ -21,6 +21,7 @@ func FlashSaleScenario() bench.Scenario {
 			if o.Sale == 0 && env.Short {
 				o.Sale, o.DouyinRate, o.TaobaoRate, o.FlashStock = 3*time.Second, 40, 10, 60
 			}
+			o = o.withRate(env.Rate)
 			return runSaleBench(ctx, env, r, o)
 		},
 	}
@@ -43,6 +44,7 @@ func SoakScenario() bench.Scenario {
 					o.Sale, o.DouyinRate, o.TaobaoRate, o.FlashStock = 3*time.Second, 30, 10, 60
 				}
 			}
+			o = o.withRate(env.Rate)
 			return runSaleBench(ctx, env, r, o)
 		},
 	}

@@ -85,6 +85,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// withRate spreads a total of rate order attempts per second evenly over
+// the shops (rate 0 keeps the per-platform rates) and scales the flash
+// stock with the sale, so that the rush lasts about half the sale before
+// the flash SKUs sell out, rather than a few seconds.
+func (o Options) withRate(rate int) Options {
+	if rate <= 0 {
+		return o
+	}
+	o = o.withDefaults()
+	per := max(rate/(o.TaobaoShops+o.DouyinShops), 1)
+	o.DouyinRate, o.TaobaoRate = per, per
+	o.FlashStock = max(o.FlashStock, int64(float64(rate)*o.Sale.Seconds()/6))
+	return o
+}
+
 // World is the merchant's setup around one OmniHub.
 type World struct {
 	opts    Options
