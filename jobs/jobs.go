@@ -44,7 +44,9 @@ type Queue interface {
 	// DeadLetters lists jobs that exhausted their attempts, oldest first,
 	// after the given id (0 for the start).
 	DeadLetters(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error)
-	// Retry makes a dead letter (or any finished job) run again now.
+	// Retry makes a dead letter run again now. Any other job (completed,
+	// cancelled, still pending or running) is an errs.Conflict: retrying a
+	// finished job would do its work twice (a shipment uploaded again).
 	Retry(ctx context.Context, id int64) error
 	// Skip removes a dead letter that a person decided not to retry.
 	Skip(ctx context.Context, id int64) error
@@ -283,6 +285,13 @@ func ToDeadLetter(j *rivertype.JobRow) DeadLetter {
 }
 
 func (c *Client[TTx]) Retry(ctx context.Context, id int64) error {
+	job, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if job.State != rivertype.JobStateDiscarded {
+		return errs.E(errs.Conflict, "job %d is %s, not a dead letter: only a discarded job can be retried", id, job.State)
+	}
 	if _, err := c.River.JobRetry(ctx, id); err != nil {
 		if errors.Is(err, rivertype.ErrNotFound) {
 			return errs.E(errs.NotFound, "job %d not found", id)

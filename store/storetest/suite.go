@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"omnihub/errs"
 	"omnihub/jobs"
@@ -379,6 +380,13 @@ func testDeadLetters(t *testing.T, open Opener) {
 	})
 	if err := db.Jobs().Skip(ctx, id); !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Conflict) {
 		t.Fatalf("skipping a completed job gave %v, want conflict", err)
+	}
+	// Retrying is for dead letters only: a completed job must not run twice.
+	if err := db.Jobs().Retry(ctx, id); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("retrying a completed job gave %v, want conflict", err)
+	}
+	if j, err := db.Jobs().Get(ctx, id); err != nil || j.State != rivertype.JobStateCompleted {
+		t.Fatalf("completed job after a refused retry: %v %v", j, err)
 	}
 	if err := db.Jobs().Skip(ctx, id2); err != nil {
 		t.Fatal(err)
