@@ -228,6 +228,18 @@ func (c *Client[TTx]) InsertTx(ctx context.Context, tx TTx, args river.JobArgs, 
 	return nil
 }
 
+// InsertManyTx enqueues several jobs in the engine's native transaction,
+// in one statement.
+func (c *Client[TTx]) InsertManyTx(ctx context.Context, tx TTx, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := c.River.InsertManyFastTx(ctx, tx, params); err != nil {
+		return errs.Wrap(err, errs.Internal, "enqueue %d jobs", len(params))
+	}
+	return nil
+}
+
 func (c *Client[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
 	res, err := c.River.Insert(ctx, args, opts)
 	if err != nil {

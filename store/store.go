@@ -71,6 +71,9 @@ type Tx interface {
 	// InsertJob enqueues a durable job in this transaction: it runs only if
 	// the transaction commits.
 	InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	// InsertJobs enqueues several jobs in one statement (cheaper than one
+	// InsertJob each when a transaction queues many).
+	InsertJobs(ctx context.Context, params []river.InsertManyParams) error
 	// AfterCommit registers fn to run after a successful commit, for
 	// in-process wake-ups only (never for external effects: those are jobs).
 	AfterCommit(fn func())

@@ -185,6 +185,7 @@ type Engine struct {
 	health   map[string]*window // per shop: recent outcomes for failure-rate alerts
 	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
 	pushers  pushers            // per shop: the push job running in this process (stock.go)
+	inbox    inboxWriter        // group commit of platform messages (inboxwriter.go)
 }
 
 type connKey struct {

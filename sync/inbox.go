@@ -12,7 +12,6 @@ import (
 	"omnihub/api"
 	"omnihub/channel"
 	"omnihub/errs"
-	"omnihub/ids"
 	"omnihub/store"
 )
 
@@ -21,42 +20,6 @@ import (
 // acknowledged (webhook) or confirmed (TMC). Processing re-reads the current
 // document from the platform, so lost, duplicated or reordered messages cost
 // latency, never correctness.
-
-// storeMessages writes messages to the inbox; it returns how many were new.
-func (e *Engine) storeMessages(ctx context.Context, p channel.Platform, shopID string, msgs []channel.Message) (int, error) {
-	fresh := 0
-	err := e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		fresh = 0
-		now := store.UTC(e.now())
-		for _, m := range msgs {
-			if m.ID == "" {
-				return errs.E(errs.Invalid, "platform message without an id")
-			}
-			payload, _ := json.Marshal(m)
-			ref := m.PlatformOrderID
-			if m.PlatformRefundID != "" {
-				ref = m.PlatformRefundID
-			}
-			id := ids.New()
-			n, err := tx.Exec(ctx, `INSERT INTO sync_inbox (id, platform, shop_id, msg_id, kind, topic, ref_id, received_at, payload)
-				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (platform, msg_id) DO NOTHING`,
-				id, string(p), shopID, m.ID, string(m.Kind), m.Topic, ref, now, string(payload))
-			if err != nil {
-				return errs.Wrap(err, errs.Internal, "store message")
-			}
-			if n == 0 {
-				e.m.InboxDup.WithLabelValues(string(p)).Inc()
-				continue
-			}
-			fresh++
-			if err := tx.InsertJob(ctx, ProcessArgs{InboxID: id}, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return fresh, err
-}
 
 type consumeWorker struct {
 	river.WorkerDefaults[ConsumeArgs]

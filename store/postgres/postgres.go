@@ -344,6 +344,9 @@ func (t *txn) AfterCommit(fn func()) { t.after = append(t.after, fn) }
 func (t *txn) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	return t.jobs.InsertTx(ctx, t.tx, args, opts)
 }
+func (t *txn) InsertJobs(ctx context.Context, params []river.InsertManyParams) error {
+	return t.jobs.InsertManyTx(ctx, t.tx, params)
+}
 
 func classify(err error) error {
 	if err == nil {

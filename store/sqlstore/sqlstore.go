@@ -159,6 +159,9 @@ func (t *Tx) AfterCommit(fn func()) { t.afterCommit = append(t.afterCommit, fn) 
 func (t *Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	return t.jobs.InsertTx(ctx, t.tx, args, opts)
 }
+func (t *Tx) InsertJobs(ctx context.Context, params []river.InsertManyParams) error {
+	return t.jobs.InsertManyTx(ctx, t.tx, params)
+}
 
 // MaxAttempts bounds InTx's retries of transient failures.
 const MaxAttempts = 5
