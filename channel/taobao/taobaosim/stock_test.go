@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func skuItem(s *Sim, n int, qty int64) Item {
@@ -108,4 +109,31 @@ func TestSkusQuantityUpdateFaults(t *testing.T) {
 	if code, _ := errCode(call(t, s, p, nil)); code != 0 || s.Quantity(it.NumIID, 0) != 27 {
 		t.Fatal("recovered call not applied")
 	}
+}
+
+// skuid_quantities / outerid_quantities are outside input: whatever
+// arrives, the simulator answers without panicking, a refusal changes
+// nothing, and an overwrite never leaves a SKU below 0.
+func FuzzSkusQuantityUpdate(f *testing.F) {
+	f.Add("4000000000001:5;4000000000002:7", "", "1")
+	f.Add("", "TEE-00:-3;TEE-01:2", "2")
+	f.Add("4000000000001:;:5;;x:y", "", "1")
+	f.Add("4000000000001:99999999999999999999", "", "")
+	f.Fuzz(func(t *testing.T, skuids, outerids, typ string) {
+		s := New(Options{Seed: 1, Clock: func() time.Time { return t0 }})
+		it := skuItem(s, 3, 5)
+		p := map[string]string{"num_iid": strconv.FormatInt(it.NumIID, 10), "skuid_quantities": skuids, "outerid_quantities": outerids, "type": typ}
+		s.mu.Lock()
+		_, terr := s.apiSkusQuantityUpdate(p)
+		s.mu.Unlock()
+		for _, k := range it.SKUs {
+			q := s.Quantity(it.NumIID, k.SkuID)
+			if terr != nil && q != 5 {
+				t.Fatalf("refused (%v) but sku %d changed to %d", terr, k.SkuID, q)
+			}
+			if q < 0 {
+				t.Fatalf("sku %d at %d", k.SkuID, q)
+			}
+		}
+	})
 }
