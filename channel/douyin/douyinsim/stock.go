@@ -58,6 +58,7 @@ func (s *Sim) skuSyncStockBatch(m p) (any, error) {
 		entries = append(entries, entry{id, n})
 	}
 	s.mu.Lock()
+	after := map[int64]int64{} // incremental: each SKU's stock once its entries apply
 	for _, e := range entries {
 		k, ok := s.skus[e.id]
 		if !ok {
@@ -68,9 +69,15 @@ func (s *Sim) skuSyncStockBatch(m p) (any, error) {
 			s.mu.Unlock()
 			return nil, errBizParam("sku_id与product_id不匹配:" + strconv.FormatInt(e.id, 10))
 		}
-		if incremental && k.Stock+e.n < 0 {
-			s.mu.Unlock()
-			return nil, errBiz("更新库存数失败:库存不能小于0")
+		if incremental {
+			n, seen := after[e.id]
+			if !seen {
+				n = k.Stock
+			}
+			if after[e.id] = n + e.n; after[e.id] < 0 {
+				s.mu.Unlock()
+				return nil, errBiz("更新库存数失败:库存不能小于0")
+			}
 		}
 	}
 	if incremental {

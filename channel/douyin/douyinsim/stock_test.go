@@ -1,6 +1,7 @@
 package douyinsim
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -106,4 +107,34 @@ func TestSyncStockBatch(t *testing.T) {
 	if got := code(call(t, s, "sku.syncStockBatch", batchJSON(pr.ProductID, false, "", ids[:1], one), nil)); got != "60000/isv.access-limit" {
 		t.Fatalf("rate limit: %s", got)
 	}
+}
+
+// sku.syncStockBatch's param_json is outside input: whatever arrives, the
+// simulator answers without panicking, a refusal changes nothing, and a
+// full overwrite never leaves a SKU below 0.
+func FuzzSyncStockBatch(f *testing.F) {
+	f.Add(`{"incremental":false,"product_id":3600000000000000100,"sku_sync_list":[{"sku_id":1700000000001,"sku_type":0,"stock_num":3}]}`)
+	f.Add(`{"incremental":true,"idempotent_id":"x","product_id":3600000000000000100,"sku_sync_list":[{"sku_id":"1700000000002","stock_num":-9}]}`)
+	f.Add(`{"product_id":"3600000000000000100","sku_sync_list":[{"sku_id":1700000000001},7,null,{"sku_type":"1"}]}`)
+	f.Add(`{"incremental":true,"idempotent_id":"y","product_id":3600000000000000100,"sku_sync_list":[{"sku_id":1700000000001,"stock_num":-3},{"sku_id":1700000000001,"stock_num":-3}]}`)
+	f.Fuzz(func(t *testing.T, pj string) {
+		s := New(Options{Seed: 1})
+		pr := s.AddProduct(Product{Title: "杯", SKUs: []SKU{{Code: "A", Stock: 5}, {Code: "B", Stock: 5}}})
+		var params map[string]any
+		dec := json.NewDecoder(strings.NewReader(pj))
+		dec.UseNumber()
+		if dec.Decode(&params) != nil {
+			return
+		}
+		_, err := s.skuSyncStockBatch(p(params))
+		for _, k := range pr.SKUs {
+			got := s.Stock(k.SkuID)
+			if err != nil && got != 5 {
+				t.Fatalf("refused (%v) but sku %d changed to %d", err, k.SkuID, got)
+			}
+			if got < 0 {
+				t.Fatalf("sku %d at %d", k.SkuID, got)
+			}
+		}
+	})
 }
