@@ -140,6 +140,18 @@ func (s *Service) IngestBatch(ctx context.Context, shopID string, in []channel.O
 
 var errBatchShort = errors.New("order: batch reservation short")
 
+// newestOf returns the newest of one order's deliveries (the one ingest
+// applies when it is newer than what is stored).
+func newestOf(ps []prepared) prepared {
+	best := ps[0]
+	for _, p := range ps[1:] {
+		if p.newer(best.version()) {
+			best = p
+		}
+	}
+	return best
+}
+
 func prepare(o channel.Order) (prepared, error) {
 	if err := validate(o); err != nil {
 		return prepared{}, err
@@ -283,9 +295,19 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 
 	// Risk counts: paid orders per receiver phone within the window,
 	// without the orders of this batch (they are counted as they are audited).
+	// Only orders this batch creates or moves to a newer version are
+	// audited: the others (re-deliveries, the overlap of every incremental
+	// pull) need neither risk counts nor merge candidates.
+	var changing []string
+	for _, pid := range pids {
+		ex, found := existing[pid]
+		if !found || newestOf(byPID[pid]).newer(ex.version()) {
+			changing = append(changing, pid)
+		}
+	}
 	cutoff := now.Add(-s.opts.RiskWindow)
 	phoneSet := map[string]bool{}
-	for _, pid := range pids {
+	for _, pid := range changing {
 		ps := byPID[pid]
 		if k := phoneKey(ps[len(ps)-1].in.Receiver.Phone); k != "" {
 			phoneSet[k] = true
@@ -294,7 +316,7 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 	if err := s.loadPhoneCounts(ctx, tx, phoneSet, cutoff, b.phoneCounts); err != nil {
 		return err
 	}
-	if err := s.loadSiblings(ctx, tx, b, shopID, pids, byPID); err != nil {
+	if err := s.loadSiblings(ctx, tx, b, shopID, changing, byPID); err != nil {
 		return err
 	}
 	for _, e := range existing {
