@@ -23,7 +23,8 @@ func TestDeadLetterCommands(t *testing.T) {
 	_, err = db.Exec(context.Background(), `INSERT INTO river_job (id, args, attempt, kind, max_attempts, state, finalized_at, errors)
 		VALUES (41, '{"shop_id":"s1"}', 3, 'sync_push_stock', 3, 'discarded', CURRENT_TIMESTAMP,
 		'[{"at":"2026-11-23T10:00:00Z","attempt":3,"error":"taobao: isv.item-quantity-update-failed"}]'),
-		(42, '{"shop_id":"s2"}', 3, 'sync_upload_shipment', 3, 'discarded', CURRENT_TIMESTAMP, '[{"at":"2026-11-23T10:00:00Z","attempt":3,"error":"boom"}]')`)
+		(42, '{"shop_id":"s2"}', 3, 'sync_upload_shipment', 3, 'discarded', CURRENT_TIMESTAMP, '[{"at":"2026-11-23T10:00:00Z","attempt":3,"error":"boom"}]'),
+		(43, '{"shop_id":"s2"}', 1, 'sync_upload_shipment', 3, 'completed', CURRENT_TIMESTAMP, '[]')`)
 	db.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,11 @@ func TestDeadLetterCommands(t *testing.T) {
 	if _, err := runCLI(t, dir, "", "dead-letters", "retry", "x"); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("bad id = %v", err)
 	}
+	// A finished job is not a dead letter: retrying it would upload the
+	// shipment again. Refused (exit 4), not run, not audited.
+	if _, err := runCLI(t, dir, "", "dead-letters", "retry", "43"); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "not a dead letter") {
+		t.Fatalf("retry of a completed job = %v, want a conflict", err)
+	}
 	// Both actions are in the audit log with the CLI user as actor.
 	db, err = sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "omnihub.db")})
 	if err != nil {
@@ -57,5 +63,8 @@ func TestDeadLetterCommands(t *testing.T) {
 	}
 	if err := db.QueryRow(context.Background(), `SELECT state FROM river_job WHERE id = 41`).Scan(&state); err != nil || state != "available" {
 		t.Fatalf("retried job state = %q %v", state, err)
+	}
+	if err := db.QueryRow(context.Background(), `SELECT state FROM river_job WHERE id = 43`).Scan(&state); err != nil || state != "completed" {
+		t.Fatalf("completed job after a refused retry = %q %v", state, err)
 	}
 }
