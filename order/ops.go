@@ -14,8 +14,15 @@ import (
 	"omnihub/store"
 )
 
-// auditLog writes one row of the shared audit log in tx.
-func auditLog(ctx context.Context, tx store.Tx, at time.Time, actor, action, resource, id string, before, after any) error {
+// auditLog records one change in the shared audit log, in tx: through
+// Options.AuditTx when the application provides it (then the request counts
+// as audited and the authentication middleware adds no row of its own),
+// else by writing the row itself.
+func (s *Service) auditLog(ctx context.Context, tx store.Tx, at time.Time, actor, action, resource, id string, before, after any) error {
+	if s.opts.AuditTx != nil {
+		err := s.opts.AuditTx(ctx, tx, api.AuditEntry{Actor: actor, Action: action, Resource: resource, ResourceID: id, Before: before, After: after})
+		return errs.Wrap(err, errs.CodeOf(err), "audit %s %s", action, id)
+	}
 	enc := func(v any) *string {
 		if v == nil {
 			return nil
@@ -64,7 +71,7 @@ func (s *Service) change(ctx context.Context, id, actor, action string, fn func(
 			return err
 		}
 		if action != "" {
-			if err := auditLog(ctx, tx, b.now, actor, action, "order", o.ID, before, o.Masked()); err != nil {
+			if err := s.auditLog(ctx, tx, b.now, actor, action, "order", o.ID, before, o.Masked()); err != nil {
 				return err
 			}
 		}
@@ -493,7 +500,7 @@ reason = excluded.reason, tag = excluded.tag, target = excluded.target, priority
 		if before != nil {
 			b = before
 		}
-		return auditLog(ctx, tx, now, actor, "order_rule.save", "order_rule", r.ID, b, r)
+		return s.auditLog(ctx, tx, now, actor, "order_rule.save", "order_rule", r.ID, b, r)
 	})
 	if err != nil {
 		return Rule{}, err
@@ -512,7 +519,7 @@ func (s *Service) DeleteRule(ctx context.Context, id, actor string) error {
 		if n == 0 {
 			return errs.E(errs.NotFound, "rule %s not found", id)
 		}
-		return auditLog(ctx, tx, s.now(), actor, "order_rule.delete", "order_rule", id, map[string]string{"id": id}, nil)
+		return s.auditLog(ctx, tx, s.now(), actor, "order_rule.delete", "order_rule", id, map[string]string{"id": id}, nil)
 	})
 	if err == nil {
 		s.invalidateRules()
@@ -592,7 +599,7 @@ func (s *Service) AddBlacklist(ctx context.Context, e BlacklistEntry, actor stri
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "blacklist")
 		}
-		return auditLog(ctx, tx, e.CreatedAt, actor, "order_blacklist.add", "order_blacklist", e.ID, nil, map[string]string{"kind": e.Kind})
+		return s.auditLog(ctx, tx, e.CreatedAt, actor, "order_blacklist.add", "order_blacklist", e.ID, nil, map[string]string{"kind": e.Kind})
 	})
 	if err == nil {
 		s.invalidateRules()
@@ -628,7 +635,7 @@ func (s *Service) RemoveBlacklist(ctx context.Context, id, actor string) error {
 		if n == 0 {
 			return errs.E(errs.NotFound, "blacklist entry %s not found", id)
 		}
-		return auditLog(ctx, tx, s.now(), actor, "order_blacklist.remove", "order_blacklist", id, map[string]string{"id": id}, nil)
+		return s.auditLog(ctx, tx, s.now(), actor, "order_blacklist.remove", "order_blacklist", id, map[string]string{"id": id}, nil)
 	})
 	if err == nil {
 		s.invalidateRules()

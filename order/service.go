@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"omnihub/api"
 	"omnihub/errs"
 	"omnihub/geo"
 	"omnihub/rules"
@@ -95,6 +96,11 @@ type Options struct {
 	// Hook is called in the transaction after an order changes state
 	// (optional: fulfilment and sync listen here).
 	Hook func(ctx context.Context, tx store.Tx, o *Order, from Status) error
+	// AuditTx records the service's user actions (order changes, rules,
+	// blacklist) in the audit log; internal/app wires it to auth.AuditTx so
+	// that an API request is audited once, by this row. Nil: the service
+	// writes the audit_log row itself.
+	AuditTx api.AuditFunc
 }
 
 // Service is the order module.

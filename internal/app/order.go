@@ -18,7 +18,9 @@ import (
 // built (they share their service instances and hooks with other modules);
 // until then orders are audited and routed but approved without reservation.
 func (a *App) wireOrders() {
-	a.Orders = order.New(a.DB, order.Options{Logger: a.Log})
+	// Order actions are audited through auth.AuditTx, so a request that
+	// makes one leaves exactly that row (not the middleware's fallback too).
+	a.Orders = order.New(a.DB, order.Options{Logger: a.Log, AuditTx: AuditTx})
 	a.Orders.Register(a.API, order.HTTPOptions{Caller: func(r *http.Request) (string, bool) {
 		return auth.ActorFrom(r.Context()), auth.Can(r.Context(), order.PermPII)
 	}})
