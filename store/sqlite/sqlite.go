@@ -53,8 +53,10 @@ type DB struct {
 	writer *sql.DB
 	reader *sql.DB
 	read   sqlstore.Querier
-	jobs   *jobs.Client[*sql.Tx]
-	migs   []store.Migration
+	// Prepared statements of the writer and of the readers.
+	writeStmts, readStmts *sqlstore.StmtCache
+	jobs                  *jobs.Client[*sql.Tx]
+	migs                  []store.Migration
 }
 
 var _ store.DB = (*DB)(nil)
@@ -117,8 +119,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		reader.Close()
 		return nil, err
 	}
-	db := &DB{path: opts.Path, writer: writer, reader: reader, migs: migs}
-	db.read = sqlstore.Querier{Conn: reader, Codec: codec{}}
+	db := &DB{path: opts.Path, writer: writer, reader: reader, migs: migs,
+		writeStmts: sqlstore.NewStmtCache(writer, 0), readStmts: sqlstore.NewStmtCache(reader, 0)}
+	db.read = sqlstore.Querier{Conn: reader, Codec: codec{}, Stmts: db.readStmts}
 
 	workers := jobs.NewWorkers()
 	rc, err := river.NewClient(riversqlite.New(writer), jobs.RiverConfig(opts.Jobs, workers))
@@ -138,7 +141,7 @@ func (db *DB) Path() string { return db.path }
 
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	// Writes outside a transaction must use the writer.
-	return sqlstore.Querier{Conn: db.writer, Codec: codec{}}.Exec(ctx, query, args...)
+	return sqlstore.Querier{Conn: db.writer, Codec: codec{}, Stmts: db.writeStmts}.Exec(ctx, query, args...)
 }
 
 func (db *DB) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
@@ -150,7 +153,7 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) store.Row
 }
 
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return sqlstore.InTx(ctx, db.writer, codec{}, store.SQLite, db.jobs, fn, nil)
+	return sqlstore.InTx(ctx, db.writer, db.writeStmts, codec{}, store.SQLite, db.jobs, fn, nil)
 }
 
 func (db *DB) Ping(ctx context.Context) error {
@@ -163,6 +166,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 func (db *DB) Close() error {
 	var err error
+	if db.readStmts != nil {
+		_ = db.readStmts.Close()
+		_ = db.writeStmts.Close()
+	}
 	if db.reader != nil {
 		err = errors.Join(err, db.reader.Close())
 	}

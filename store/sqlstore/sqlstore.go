@@ -39,6 +39,17 @@ type Conn interface {
 type Querier struct {
 	Conn  Conn
 	Codec Codec
+	// Stmts, when set, is the cache of prepared statements of the *sql.DB
+	// that Conn is (or whose transaction Conn is).
+	Stmts *StmtCache
+}
+
+// on returns the Conn to run query on.
+func (q Querier) on(ctx context.Context, query string) Conn {
+	if c, ok := q.stmtFor(ctx, query); ok {
+		return c
+	}
+	return q.Conn
 }
 
 func (q Querier) args(args []any) []any {
@@ -49,7 +60,7 @@ func (q Querier) args(args []any) []any {
 }
 
 func (q Querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.Conn.ExecContext(ctx, query, q.args(args)...)
+	res, err := q.on(ctx, query).ExecContext(ctx, query, q.args(args)...)
 	if err != nil {
 		return 0, q.Codec.Err(err)
 	}
@@ -61,7 +72,7 @@ func (q Querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q Querier) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
-	rows, err := q.Conn.QueryContext(ctx, query, q.args(args)...)
+	rows, err := q.on(ctx, query).QueryContext(ctx, query, q.args(args)...)
 	if err != nil {
 		return nil, q.Codec.Err(err)
 	}
@@ -69,7 +80,7 @@ func (q Querier) Query(ctx context.Context, query string, args ...any) (store.Ro
 }
 
 func (q Querier) QueryRow(ctx context.Context, query string, args ...any) store.Row {
-	return Row{row: q.Conn.QueryRowContext(ctx, query, q.args(args)...), codec: q.Codec}
+	return Row{row: q.on(ctx, query).QueryRowContext(ctx, query, q.args(args)...), codec: q.Codec}
 }
 
 // Rows wraps *sql.Rows.
@@ -167,11 +178,12 @@ func (t *Tx) InsertJobs(ctx context.Context, params []river.InsertManyParams) er
 const MaxAttempts = 5
 
 // InTx runs fn in a transaction on db, retrying transient failures.
-func InTx(ctx context.Context, db *sql.DB, codec Codec, engine store.Engine, jc *jobs.Client[*sql.Tx], fn func(ctx context.Context, tx store.Tx) error, opts *sql.TxOptions) error {
+// stmts, when not nil, caches db's prepared statements.
+func InTx(ctx context.Context, db *sql.DB, stmts *StmtCache, codec Codec, engine store.Engine, jc *jobs.Client[*sql.Tx], fn func(ctx context.Context, tx store.Tx) error, opts *sql.TxOptions) error {
 	var err error
 	for attempt := 1; attempt <= MaxAttempts; attempt++ {
 		var after []func()
-		after, err = runOnce(ctx, db, codec, engine, jc, fn, opts)
+		after, err = runOnce(ctx, db, stmts, codec, engine, jc, fn, opts)
 		if err == nil {
 			for _, f := range after {
 				f()
@@ -186,12 +198,12 @@ func InTx(ctx context.Context, db *sql.DB, codec Codec, engine store.Engine, jc 
 	return errs.Wrap(err, errs.Unavailable, "transaction kept conflicting")
 }
 
-func runOnce(ctx context.Context, db *sql.DB, codec Codec, engine store.Engine, jc *jobs.Client[*sql.Tx], fn func(ctx context.Context, tx store.Tx) error, opts *sql.TxOptions) (after []func(), err error) {
+func runOnce(ctx context.Context, db *sql.DB, stmts *StmtCache, codec Codec, engine store.Engine, jc *jobs.Client[*sql.Tx], fn func(ctx context.Context, tx store.Tx) error, opts *sql.TxOptions) (after []func(), err error) {
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, errs.Wrap(codec.Err(err), errs.Unavailable, "begin transaction")
 	}
-	tx := &Tx{Querier: Querier{Conn: sqlTx, Codec: codec}, tx: sqlTx, engine: engine, jobs: jc}
+	tx := &Tx{Querier: Querier{Conn: sqlTx, Codec: codec, Stmts: stmts}, tx: sqlTx, engine: engine, jobs: jc}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
