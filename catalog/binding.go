@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -170,6 +171,33 @@ func (s *Service) BindingsForSKU(ctx context.Context, shopID, skuID string) ([]B
 		return s.bindings(ctx, `sku_id = $1 ORDER BY shop_id, platform_item_id, platform_sku_id`, skuID)
 	}
 	return s.bindings(ctx, `sku_id = $1 AND shop_id = $2 ORDER BY platform_item_id, platform_sku_id`, skuID, shopID)
+}
+
+// BindingsForSKUs lists the listings bound to each of skuIDs in one shop, in
+// one query (the stock pusher asks for every SKU of a push cycle at once).
+func (s *Service) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]Binding, error) {
+	out := make(map[string][]Binding, len(skuIDs))
+	if len(skuIDs) == 0 {
+		return out, nil
+	}
+	var bs []Binding
+	var err error
+	if s.db.Engine() == store.Postgres {
+		bs, err = s.bindings(ctx, `shop_id = $1 AND sku_id = ANY($2::text[]) ORDER BY platform_item_id, platform_sku_id`, shopID, skuIDs)
+	} else {
+		list, jerr := json.Marshal(skuIDs)
+		if jerr != nil {
+			return nil, errs.Wrap(jerr, errs.Internal, "encode sku ids")
+		}
+		bs, err = s.bindings(ctx, `shop_id = $1 AND sku_id IN (SELECT value FROM json_each($2)) ORDER BY platform_item_id, platform_sku_id`, shopID, string(list))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs {
+		out[b.SKUID] = append(out[b.SKUID], b)
+	}
+	return out, nil
 }
 
 // BindingsForShop lists a shop's bindings ordered by platform item and SKU,

@@ -300,6 +300,20 @@ func TestBindingsResolve(t *testing.T) {
 		if len(shop1) != 1 {
 			t.Fatalf("shop1 bindings %+v", shop1)
 		}
+		if _, err := c.Bind(ctx, catalog.BindInput{ShopID: "shop2", PlatformItemID: "item7", PlatformSKUID: "sku3", SKUID: red.ID}); err != nil {
+			t.Fatal(err)
+		}
+		bulk, err := c.BindingsForSKUs(ctx, "shop2", []string{blue.ID, red.ID, "unbound-sku"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bulk) != 2 || len(bulk[blue.ID]) != 1 || bulk[blue.ID][0].PlatformItemID != "item9" ||
+			len(bulk[red.ID]) != 1 || bulk[red.ID][0].PlatformSKUID != "sku3" {
+			t.Fatalf("bulk bindings in shop2: %+v", bulk)
+		}
+		if none, err := c.BindingsForSKUs(ctx, "shop2", nil); err != nil || len(none) != 0 {
+			t.Fatalf("bulk bindings of no SKU: %v %+v", err, none)
+		}
 
 		// A failing hook rolls the auto-binding back.
 		fail = true

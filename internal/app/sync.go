@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/url"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"omnihub/aftersales"
 	"omnihub/catalog"
 	"omnihub/channel"
@@ -52,8 +55,21 @@ func (a *App) wireShops() error {
 	if err != nil {
 		return err
 	}
-	a.Shops = shop.NewService(a.DB, box, shop.Options{KnownPlatform: KnownPlatform})
+	a.Shops = shop.NewService(a.DB, box, shop.Options{KnownPlatform: KnownPlatform, OnResumeTx: reconcileOnResume})
+	a.Shops.Register(a.API)
 	return nil
+}
+
+// reconcileOnResume schedules a reconciliation of a shop made active again,
+// in the transaction that resumes it: while the shop was paused its stock
+// marks were acknowledged without a push (see the sync engine), and the
+// reconciliation sets the platform's stock right and brings in any order a
+// pull missed. Unique like the engine's own per-shop jobs: one already
+// queued or running is enough.
+func reconcileOnResume(ctx context.Context, tx store.Tx, shopID string) error {
+	return tx.InsertJob(ctx, syncer.ReconcileArgs{ShopID: shopID}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}})
 }
 
 // wireSync builds the sync engine over the domain services, registers its
@@ -150,6 +166,24 @@ func (l listingIndex) BindingsForSKU(ctx context.Context, shopID, skuID string) 
 	out := make([]syncer.Binding, len(bs))
 	for i, b := range bs {
 		out[i] = syncer.Binding{SKUID: b.SKUID, PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID}
+	}
+	return out, nil
+}
+
+// BindingsForSKUs implements the sync engine's bulk lookup (one query per
+// push cycle).
+func (l listingIndex) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]syncer.Binding, error) {
+	bySKU, err := l.c.BindingsForSKUs(ctx, shopID, skuIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]syncer.Binding, len(bySKU))
+	for sku, bs := range bySKU {
+		conv := make([]syncer.Binding, len(bs))
+		for i, b := range bs {
+			conv[i] = syncer.Binding{SKUID: b.SKUID, PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID}
+		}
+		out[sku] = conv
 	}
 	return out, nil
 }
