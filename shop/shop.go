@@ -2,14 +2,22 @@
 // settings and its credentials. Credentials are sealed with secrets.Box (bound
 // to the shop id) before they reach the database and are only opened to build
 // a channel.Session for a connector call.
+//
+// Every change to a shop (create, update, pause, resume, credential rotation
+// and token refresh) is recorded in the audit log with auth.AuditTx, in the
+// transaction that makes it, with the acting user of the context. The audit
+// rows never hold a secret: credentials appear as the app key, the token's
+// expiry and the names of the fields given or changed.
 package shop
 
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"time"
 
+	"omnihub/auth"
 	"omnihub/channel"
 	"omnihub/errs"
 	"omnihub/ids"
@@ -19,6 +27,12 @@ import (
 
 // Status of a shop.
 type Status string
+
+// JSONSchema describes Status for the OpenAPI document.
+func (Status) JSONSchema() map[string]any {
+	return map[string]any{"type": "string", "enum": []any{string(Active), string(Paused)},
+		"description": "active, or paused: no pulls or pushes (kept for history)"}
+}
 
 const (
 	Active Status = "active"
@@ -103,10 +117,11 @@ func (n New) Validate(known func(channel.Platform) bool) error {
 
 // Service stores shops.
 type Service struct {
-	db    store.DB
-	box   *secrets.Box
-	known func(channel.Platform) bool
-	now   func() time.Time
+	db       store.DB
+	box      *secrets.Box
+	known    func(channel.Platform) bool
+	now      func() time.Time
+	onResume func(ctx context.Context, tx store.Tx, shopID string) error
 }
 
 // Options configure a Service.
@@ -114,6 +129,10 @@ type Options struct {
 	// KnownPlatform reports whether a connector exists (nil: any).
 	KnownPlatform func(channel.Platform) bool
 	Now           func() time.Time
+	// OnResumeTx is called in the transaction that makes a paused shop
+	// active again (internal/app schedules a reconciliation there, which
+	// pushes the stock that changed while the shop was paused). Optional.
+	OnResumeTx func(ctx context.Context, tx store.Tx, shopID string) error
 }
 
 // NewService returns a shop service sealing credentials with box.
@@ -121,7 +140,79 @@ func NewService(db store.DB, box *secrets.Box, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: db, box: box, known: opts.KnownPlatform, now: opts.Now}
+	return &Service{db: db, box: box, known: opts.KnownPlatform, now: opts.Now, onResume: opts.OnResumeTx}
+}
+
+// Resource is the audit log's name for shops.
+const Resource = "shop"
+
+// shopAudit is a shop as the audit log records it: the shop (which holds no
+// secret) and, when credentials are given, what the log may know of them.
+type shopAudit struct {
+	Shop
+	Credentials *credentialAudit `json:"credentials,omitempty"`
+}
+
+// credentialAudit is what the audit log keeps of a shop's credentials: the
+// app key (it names the platform app and is stored in clear for webhook
+// routing), the token's expiry, and the names of the fields that were given
+// (create) or changed (rotation, refresh). Never a secret's value.
+type credentialAudit struct {
+	AppKey         string     `json:"app_key"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+	Fields         []string   `json:"fields,omitempty"`
+}
+
+// credentialFields names the fields of c that differ from those of old (a
+// zero old: the fields c sets), in a fixed order; extras as extra.<key>.
+func credentialFields(old, c channel.Credentials) []string {
+	var out []string
+	for _, f := range []struct {
+		name     string
+		old, new string
+	}{
+		{"app_key", old.AppKey, c.AppKey},
+		{"app_secret", old.AppSecret, c.AppSecret},
+		{"access_token", old.AccessToken, c.AccessToken},
+		{"refresh_token", old.RefreshToken, c.RefreshToken},
+	} {
+		if f.old != f.new {
+			out = append(out, f.name)
+		}
+	}
+	if !old.ExpiresAt.Equal(c.ExpiresAt) {
+		out = append(out, "expires_at")
+	}
+	var extra []string
+	for k, v := range c.Extra {
+		if ov, ok := old.Extra[k]; !ok || ov != v {
+			extra = append(extra, "extra."+k)
+		}
+	}
+	for k := range old.Extra {
+		if _, ok := c.Extra[k]; !ok {
+			extra = append(extra, "extra."+k)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}
+
+// expiry is a credential's token expiry as stored (nil: none).
+func expiry(c channel.Credentials) *time.Time {
+	if c.ExpiresAt.IsZero() {
+		return nil
+	}
+	t := store.UTC(c.ExpiresAt)
+	return &t
+}
+
+// forUpdate locks the row read on PostgreSQL (SQLite serialises writers).
+func forUpdate(tx store.Tx) string {
+	if tx.Engine() == store.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
 }
 
 // Create connects a shop.
@@ -139,10 +230,7 @@ func (s *Service) Create(ctx context.Context, n New) (Shop, error) {
 	if err != nil {
 		return Shop{}, err
 	}
-	if !n.Credentials.ExpiresAt.IsZero() {
-		t := store.UTC(n.Credentials.ExpiresAt)
-		sh.TokenExpiresAt = &t
-	}
+	sh.TokenExpiresAt = expiry(n.Credentials)
 	settings, err := json.Marshal(sh.Settings)
 	if err != nil {
 		return Shop{}, errs.Wrap(err, errs.Internal, "encode shop settings")
@@ -151,13 +239,18 @@ func (s *Service) Create(ctx context.Context, n New) (Shop, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO shops (id, platform, name, platform_shop_id, app_key, status, base_url, settings_json, credentials, token_expires_at, created_at, updated_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
 			sh.ID, string(sh.Platform), sh.Name, sh.PlatformShopID, n.Credentials.AppKey, string(sh.Status), sh.BaseURL, string(settings), sealed, sh.TokenExpiresAt, now, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: "create", Resource: Resource, ResourceID: sh.ID,
+			After: shopAudit{Shop: sh, Credentials: &credentialAudit{AppKey: n.Credentials.AppKey, TokenExpiresAt: sh.TokenExpiresAt,
+				Fields: credentialFields(channel.Credentials{}, n.Credentials)}}})
 	})
 	if store.IsUniqueViolation(err) {
 		return Shop{}, errs.E(errs.Conflict, "shop %s/%s is already connected", n.Platform, n.PlatformShopID)
 	}
 	if err != nil {
-		return Shop{}, errs.Wrap(err, errs.Internal, "create shop")
+		return Shop{}, errs.Wrap(err, errs.CodeOf(err), "create shop")
 	}
 	return sh, nil
 }
@@ -206,18 +299,62 @@ func (s *Service) List(ctx context.Context) ([]Shop, error) {
 	return out, rows.Err()
 }
 
-// SetStatus pauses or resumes a shop.
+// SetStatus pauses or resumes a shop (Update with only the status).
 func (s *Service) SetStatus(ctx context.Context, id string, st Status) error {
-	if st != Active && st != Paused {
-		return errs.E(errs.Invalid, "shop status must be active or paused")
+	_, err := s.Update(ctx, id, Change{Status: &st})
+	return err
+}
+
+// Update changes a shop's name, status or settings (those c gives) and
+// records it in the audit log with the shop before and after: action
+// "pause" or "resume" when c changes only the status, "update" otherwise.
+// Making a paused shop active calls Options.OnResumeTx in the same
+// transaction.
+func (s *Service) Update(ctx context.Context, id string, c Change) (Shop, error) {
+	if err := c.Validate(); err != nil {
+		return Shop{}, err
 	}
-	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		n, err := tx.Exec(ctx, `UPDATE shops SET status = $1, updated_at = $2 WHERE id = $3`, string(st), store.UTC(s.now()), id)
-		if err == nil && n == 0 {
-			return errs.E(errs.NotFound, "shop %s", id)
+	var out Shop
+	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		before, err := scanShop(tx.QueryRow(ctx, `SELECT `+shopCols+` FROM shops WHERE id = $1`+forUpdate(tx), id))
+		if err != nil {
+			return store.NotFoundIfNoRows(err, "shop %s", id)
 		}
-		return err
+		after := before
+		if c.Name != nil {
+			after.Name = strings.TrimSpace(*c.Name)
+		}
+		if c.Status != nil {
+			after.Status = *c.Status
+		}
+		if c.Settings != nil {
+			after.Settings = c.Settings.Apply(after.Settings)
+		}
+		after.UpdatedAt = store.UTC(s.now())
+		settings, err := json.Marshal(after.Settings)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "encode shop settings")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE shops SET name = $1, status = $2, settings_json = $3, updated_at = $4 WHERE id = $5`,
+			after.Name, string(after.Status), string(settings), after.UpdatedAt, id); err != nil {
+			return errs.Wrap(err, errs.Internal, "update shop %s", id)
+		}
+		if before.Status == Paused && after.Status == Active && s.onResume != nil {
+			if err := s.onResume(ctx, tx, id); err != nil {
+				return errs.Wrap(err, errs.CodeOf(err), "resume shop %s", id)
+			}
+		}
+		action := "update"
+		if c.Name == nil && c.Settings == nil {
+			action = "resume"
+			if after.Status == Paused {
+				action = "pause"
+			}
+		}
+		out = after
+		return auth.AuditTx(ctx, tx, auth.Entry{Action: action, Resource: Resource, ResourceID: id, Before: before, After: after})
 	})
+	return out, err
 }
 
 // Session opens the shop's credentials for one connector call.
@@ -248,18 +385,19 @@ func (s *Service) Session(ctx context.Context, id string) (channel.Session, Shop
 
 // UpdateCredentials stores refreshed tokens. It only replaces the token if
 // the stored one is older (expires earlier), so that two processes
-// refreshing at once cannot roll a token back.
+// refreshing at once cannot roll a token back. A stored refresh is audited
+// as "refresh_token" (by "system" when the sync engine refreshes).
 func (s *Service) UpdateCredentials(ctx context.Context, id string, c channel.Credentials) error {
 	sealed, err := s.seal(id, c)
 	if err != nil {
 		return err
 	}
-	var exp *time.Time
-	if !c.ExpiresAt.IsZero() {
-		t := store.UTC(c.ExpiresAt)
-		exp = &t
-	}
+	exp := expiry(c)
 	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		old, err := s.credentialsTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		n, err := tx.Exec(ctx, `UPDATE shops SET credentials = $1, token_expires_at = $2, updated_at = $3
 			WHERE id = $4 AND (token_expires_at IS NULL OR $5 OR token_expires_at <= $2)`,
 			sealed, exp, store.UTC(s.now()), id, exp == nil)
@@ -267,13 +405,87 @@ func (s *Service) UpdateCredentials(ctx context.Context, id string, c channel.Cr
 			return errs.Wrap(err, errs.Internal, "update shop %s credentials", id)
 		}
 		if n == 0 {
-			var one int
-			if err := tx.QueryRow(ctx, `SELECT 1 FROM shops WHERE id = $1`, id).Scan(&one); err != nil {
-				return store.NotFoundIfNoRows(err, "shop %s", id)
-			}
+			return nil // a newer token is stored already
 		}
-		return nil
+		return s.auditCredentials(ctx, tx, "refresh_token", id, old, c)
 	})
+}
+
+// RotateCredentials replaces every credential of a shop with c, as a person
+// does after rotating the app secret or having the seller authorise the app
+// again: unlike UpdateCredentials (a token refresh) the new set wins whatever
+// its expiry. The app key and app secret are required. Audited as
+// "rotate_credentials" with the names of the fields that changed.
+func (s *Service) RotateCredentials(ctx context.Context, id string, c channel.Credentials) (Shop, error) {
+	var bad []string
+	if strings.TrimSpace(c.AppKey) == "" {
+		bad = append(bad, "credentials.app_key")
+	}
+	if c.AppSecret == "" {
+		bad = append(bad, "credentials.app_secret")
+	}
+	if len(bad) > 0 {
+		e := errs.E(errs.Invalid, "shop credentials: missing %s", strings.Join(bad, ", "))
+		for _, f := range bad {
+			e.WithField(f, "is required")
+		}
+		return Shop{}, e
+	}
+	c.AppKey = strings.TrimSpace(c.AppKey)
+	sealed, err := s.seal(id, c)
+	if err != nil {
+		return Shop{}, err
+	}
+	var out Shop
+	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		old, err := s.credentialsTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE shops SET app_key = $1, credentials = $2, token_expires_at = $3, updated_at = $4 WHERE id = $5`,
+			c.AppKey, sealed, expiry(c), store.UTC(s.now()), id); err != nil {
+			return errs.Wrap(err, errs.Internal, "rotate shop %s credentials", id)
+		}
+		if err := s.auditCredentials(ctx, tx, "rotate_credentials", id, old, c); err != nil {
+			return err
+		}
+		out, err = scanShop(tx.QueryRow(ctx, `SELECT `+shopCols+` FROM shops WHERE id = $1`, id))
+		return store.NotFoundIfNoRows(err, "shop %s", id)
+	})
+	return out, err
+}
+
+// storedCredentials is a shop's credentials as read for a change: the app
+// key and expiry as stored, and the credentials themselves (zero when they
+// cannot be opened, e.g. sealed under another key).
+type storedCredentials struct {
+	appKey string
+	exp    *time.Time
+	creds  channel.Credentials
+}
+
+// credentialsTx reads (and on PostgreSQL locks) a shop's credentials in tx.
+func (s *Service) credentialsTx(ctx context.Context, tx store.Tx, id string) (storedCredentials, error) {
+	var (
+		st     storedCredentials
+		sealed string
+	)
+	err := tx.QueryRow(ctx, `SELECT app_key, credentials, token_expires_at FROM shops WHERE id = $1`+forUpdate(tx), id).Scan(&st.appKey, &sealed, &st.exp)
+	if err != nil {
+		return st, store.NotFoundIfNoRows(err, "shop %s", id)
+	}
+	if c, err := s.open(id, sealed); err == nil {
+		st.creds = c
+	}
+	return st, nil
+}
+
+// auditCredentials records a credential change: app key and expiry before
+// and after, and the names of the fields that changed; no secret.
+func (s *Service) auditCredentials(ctx context.Context, tx store.Tx, action, id string, old storedCredentials, c channel.Credentials) error {
+	return auth.AuditTx(ctx, tx, auth.Entry{Action: action, Resource: Resource, ResourceID: id,
+		Before: credentialAudit{AppKey: old.appKey, TokenExpiresAt: old.exp},
+		After:  credentialAudit{AppKey: c.AppKey, TokenExpiresAt: expiry(c), Fields: credentialFields(old.creds, c)}})
 }
 
 // ByAppKey finds the shops of a platform that use an app key (a webhook names

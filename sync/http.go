@@ -154,10 +154,17 @@ func (e *Engine) Routes(s *api.Server, maxPushBody int64) {
 
 func (e *Engine) enqueue(w http.ResponseWriter, r *http.Request, shopID string, args interface{ Kind() string }) error {
 	ctx := r.Context()
-	if _, err := e.deps.Shops.Get(ctx, shopID); err != nil {
+	sh, err := e.deps.Shops.Get(ctx, shopID)
+	if err != nil {
 		return err
 	}
-	err := e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	if sh.Status != shop.Active {
+		// A paused shop is neither pulled nor pushed to (reconciling pushes
+		// stock corrections), not even on request.
+		return errs.E(errs.Conflict, "shop %s is %s: resume it first (PATCH /api/v1/shops/%s {\"status\":\"active\"})", shopID, sh.Status, shopID).
+			WithField("status", string(sh.Status))
+	}
+	err = e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		switch a := args.(type) {
 		case PullOrdersArgs:
 			return tx.InsertJob(ctx, a, uniqueOpts())

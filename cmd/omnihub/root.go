@@ -46,6 +46,7 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 		c.serveCmd(),
 		c.demoCmd(),
 		c.deadLettersCmd(),
+		c.shopCmd(),
 		c.migrateCmd(),
 		c.versionCmd(),
 		c.benchCmd(),
