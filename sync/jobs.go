@@ -45,6 +45,12 @@ type ProcessArgs struct {
 
 func (ProcessArgs) Kind() string { return "sync_process_message" }
 
+// InsertOpts puts message jobs behind every other sync job. A live-stream
+// burst queues thousands of them (most answered by one burst pull each
+// few seconds); at equal priority the stock pushes, which keep the other
+// channels from overselling, waited behind the whole backlog.
+func (ProcessArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Priority: 2} }
+
 // PushStockArgs pushes one shop's pending stock changes. Round makes the
 // job unique per push round (see stock.go).
 type PushStockArgs struct {
