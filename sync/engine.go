@@ -268,14 +268,16 @@ func (e *Engine) connector(sh shop.Shop) (channel.Connector, error) {
 func (e *Engine) limiter(key string, perSecond float64) *rate.Limiter {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	burst := max(int(perSecond), 1)
 	l, ok := e.limiters[key]
 	if !ok {
-		burst := int(perSecond)
-		if burst < 1 {
-			burst = 1
-		}
 		l = rate.NewLimiter(rate.Limit(perSecond), burst)
 		e.limiters[key] = l
+	} else if l.Limit() != rate.Limit(perSecond) {
+		// A shop's rate was changed (PATCH /shops/{id}): apply it now,
+		// not after a restart.
+		l.SetLimit(rate.Limit(perSecond))
+		l.SetBurst(burst)
 	}
 	return l
 }

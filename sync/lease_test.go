@@ -178,3 +178,16 @@ func TestReconcileTakesThePushLease(t *testing.T) {
 		})
 	})
 }
+
+// A changed rate applies to the limiter already built for its key.
+func TestLimiterFollowsRateChanges(t *testing.T) {
+	e := New(Config{}, Deps{})
+	l := e.limiter("shop:s1", 5)
+	if l.Limit() != 5 || l.Burst() != 5 {
+		t.Fatalf("new limiter %v/%d", l.Limit(), l.Burst())
+	}
+	l2 := e.limiter("shop:s1", 50)
+	if l2 != l || l.Limit() != 50 || l.Burst() != 50 {
+		t.Fatalf("after a rate change: same=%v limit %v burst %d", l2 == l, l.Limit(), l.Burst())
+	}
+}
