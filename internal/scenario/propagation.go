@@ -169,7 +169,7 @@ func PropagationScenario() bench.Scenario {
 			// Each shop has an app of its own with a quota of 1,000 stock
 			// calls a second (the engine's default of 50 a second per app
 			// caps a shop at 50 SKUs a second, far below this load).
-			o := PropagationOptions{Progress: env.Log, Duration: env.Duration, PlatformRate: 1000, ShopStockRate: 1000}
+			o := PropagationOptions{Progress: env.Log, Duration: env.Duration, Rate: env.Rate, PlatformRate: 1000, ShopStockRate: 1000}
 			if env.Short && o.Duration == 0 {
 				o.Duration = 3 * time.Second
 			}
