@@ -125,10 +125,6 @@ type Config struct {
 	// BurstMaxWait is how long a message waits for a burst pull before it
 	// is read on its own (default 5s).
 	BurstMaxWait time.Duration
-	// RaiseHold is how long an increase of a shop's stock may be held back
-	// while the shop has order messages OmniHub has not read yet (default
-	// 10s; negative: never hold). See holdRaises in stock.go.
-	RaiseHold time.Duration
 	// Alerts configures where alerts go.
 	Alerts AlertConfig
 }
@@ -160,9 +156,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BurstMaxWait <= 0 {
 		c.BurstMaxWait = 5 * time.Second
-	}
-	if c.RaiseHold == 0 {
-		c.RaiseHold = 10 * time.Second
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	return c
@@ -202,9 +195,6 @@ type Engine struct {
 	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
 	pushers  pushers            // per shop: the push job running in this process (stock.go)
 	inbox    inboxWriter        // group commit of platform messages (inboxwriter.go)
-	// lastPushed is the quantity this process last set per shop and SKU
-	// ("shop|sku"), to tell raises from cuts (stock.go).
-	lastPushed map[string]int64
 }
 
 type connKey struct {
@@ -228,7 +218,7 @@ func New(cfg Config, deps Deps) *Engine {
 	}
 	return &Engine{
 		cfg: cfg.withDefaults(), deps: deps, log: deps.Log, now: deps.Now, m: deps.Metrics,
-		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{}, health: map[string]*window{}, lastPushed: map[string]int64{},
+		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{}, health: map[string]*window{},
 	}
 }
 

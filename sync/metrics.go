@@ -18,7 +18,6 @@ type Metrics struct {
 	DeadLetters  prometheus.Counter
 	AlertsRaised *prometheus.CounterVec // kind
 	Lag          *prometheus.GaugeVec   // shop: age of the oldest unpushed stock change
-	RaisesHeld   *prometheus.CounterVec // shop: stock raises held back while order messages were unread
 }
 
 // NewMetrics creates the series and registers them on reg when not nil.
@@ -56,13 +55,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "omnihub_stock_push_lag_seconds", Help: "Age of the oldest stock change not yet pushed, by shop.",
 		}, []string{"shop"}),
-		RaisesHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "omnihub_stock_raises_held_total", Help: "Stock increases held back because the shop had unread order messages, by shop.",
-		}, []string{"shop"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Calls, m.CallSeconds, m.Propagation, m.Pushed, m.RateLimited, m.Ingested,
-			m.InboxDup, m.DeadLetters, m.AlertsRaised, m.Lag, m.RaisesHeld)
+			m.InboxDup, m.DeadLetters, m.AlertsRaised, m.Lag)
 	}
 	return m
 }

@@ -359,11 +359,6 @@ func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time
 		if err != nil {
 			return handled, false, err
 		}
-		hold, err := e.holdRaises(ctx, shopID)
-		if err != nil {
-			return handled, false, err
-		}
-		held := 0
 		for _, pm := range marks {
 			bs := bindings[pm.SKUID]
 			if len(bs) == 0 {
@@ -371,16 +366,12 @@ func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time
 				continue
 			}
 			qty := max(pm.Sellable, 0)
-			if hold && e.isRaise(shopID, pm.SKUID, qty) && e.now().Sub(pm.MarkedAt) < e.cfg.RaiseHold {
-				held++ // stays pending: pushed once the messages are read
-				continue
-			}
 			round.listings[pm.SKUID] += len(bs)
 			for _, b := range bs {
 				items = append(items, pushItem{channel.StockUpdate{PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID, Quantity: qty}, pm})
 			}
 		}
-		handled += len(marks) - held
+		handled += len(marks)
 		stop := e.pushItems(ctx, sh, sess, pusher, batchMax, items, &round)
 		// What was accepted is recorded and acknowledged even when the
 		// round stopped early; the rest is read again.
@@ -390,61 +381,8 @@ func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time
 		if stop != nil {
 			return handled, false, stop
 		}
-		if held > 0 {
-			// The held raises are what is left: the next round (a new
-			// change, or the tick's safety net) looks at them again.
-			e.m.RaisesHeld.WithLabelValues(shopID).Add(float64(held))
-			return handled, false, nil
-		}
 	}
 	return handled, true, nil
-}
-
-// Holding back raises.
-//
-// A pushed quantity overwrites the channel's, and the channel has already
-// taken off the units it sold since. When OmniHub pushes a value computed
-// before it has read those sales (its order messages are still queued), the
-// push raises the channel by exactly the units sold meanwhile, and the
-// platform sells them a second time: OmniHub then correctly refuses those
-// orders (held out of stock), but the buyer was told yes. In a live-stream
-// burst that was a third of the orders. So while a shop has unread order
-// messages, a push that would raise its channel above what this process
-// last set there waits (at most RaiseHold after the change); cuts always go
-// at once. An increase that waits is late, never lost: the mark stays
-// pending and the next round or the tick pushes the value current then.
-
-// holdRaises reports whether the shop has order messages not processed yet.
-// Only messages of the last minute count: one that fails for longer is stuck
-// (it ends in dead letters), and must not delay every raise of the shop.
-func (e *Engine) holdRaises(ctx context.Context, shopID string) (bool, error) {
-	if e.cfg.RaiseHold < 0 {
-		return false, nil
-	}
-	in, kinds := orderKindsSQL(3)
-	var n int
-	err := e.deps.DB.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM sync_inbox
-		WHERE shop_id = $1 AND processed_at IS NULL AND received_at > $2 AND kind IN `+in+` LIMIT 1) b`,
-		append([]any{shopID, store.UTC(e.now().Add(-time.Minute))}, kinds...)...).Scan(&n)
-	if err != nil {
-		return false, errs.Wrap(err, errs.Internal, "count unread order messages")
-	}
-	return n > 0, nil
-}
-
-// isRaise reports whether qty is above what this process last pushed for
-// the SKU (unknown: not a raise).
-func (e *Engine) isRaise(shopID, skuID string, qty int64) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	last, ok := e.lastPushed[shopID+"|"+skuID]
-	return ok && qty > last
-}
-
-func (e *Engine) notePushed(shopID, skuID string, qty int64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.lastPushed[shopID+"|"+skuID] = qty
 }
 
 // pushRound collects one cycle's outcome: the push log and the marks whose
@@ -518,9 +456,6 @@ func (e *Engine) pushItems(ctx context.Context, sh shop.Shop, sess channel.Sessi
 					sh.Platform, i, r.Update.PlatformSKUID, it.update.PlatformSKUID)
 			}
 			round.log = append(round.log, pushLogRow{it.mark.SKUID, r.Update.PlatformSKUID, r.Update.Quantity, it.mark.Version, r.Err})
-			if r.Err == nil {
-				e.notePushed(sh.ID, it.mark.SKUID, r.Update.Quantity)
-			}
 			if r.Err != nil && channel.IsRetryable(r.Err) {
 				return e.classify(ctx, sh, "push_stock", r.Err)
 			}
