@@ -46,7 +46,7 @@ func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []
 		}
 	}
 	var stop error
-	for _, call := range planSyncCalls(updates, skip, SKUsPerCall) {
+	for _, call := range channel.PlanStockCalls(updates, skip, SKUsPerCall, func(u channel.StockUpdate) bool { return u.PlatformItemID == "" }) {
 		if stop != nil {
 			for _, i := range call {
 				res[i].Err = stop
@@ -56,41 +56,6 @@ func (c *Connector) PushStock(ctx context.Context, s channel.Session, updates []
 		stop = c.syncCall(ctx, s, updates, call, res)
 	}
 	return res, nil
-}
-
-// planSyncCalls groups the updates not skipped by product, in the order
-// products first appear, into calls of at most max SKUs (indexes into
-// updates). An update without a product id is a call of its own; a SKU
-// repeated within a product starts a new call, so the later value is sent
-// later.
-func planSyncCalls(updates []channel.StockUpdate, skip []bool, max int) [][]int {
-	var calls [][]int
-	open := map[string]int{} // product → its call still taking SKUs
-	for i, u := range updates {
-		if skip[i] {
-			continue
-		}
-		if u.PlatformItemID == "" {
-			calls = append(calls, []int{i})
-			continue
-		}
-		if k, ok := open[u.PlatformItemID]; ok && len(calls[k]) < max && !hasSKU(updates, calls[k], u.PlatformSKUID) {
-			calls[k] = append(calls[k], i)
-			continue
-		}
-		open[u.PlatformItemID] = len(calls)
-		calls = append(calls, []int{i})
-	}
-	return calls
-}
-
-func hasSKU(updates []channel.StockUpdate, idx []int, sku string) bool {
-	for _, i := range idx {
-		if updates[i].PlatformSKUID == sku {
-			return true
-		}
-	}
-	return false
 }
 
 // stops reports whether err ends a PushStock: the rest would fail the same

@@ -66,38 +66,16 @@ type stockCall struct {
 	sku  bool // SKU updates (taobao.skus.quantity.update); else one item-level update
 }
 
-// planStockCalls groups the updates not yet handled by item, in the order
-// items first appear, into calls of at most max SKUs. An item-level update
-// is a call of its own. A SKU repeated within an item starts a new call,
-// so the later value is sent later.
+// planStockCalls groups the updates not yet handled by item into calls of
+// at most max SKUs; an item-level update (no SKU id) is a call of its own.
 func planStockCalls(updates []channel.StockUpdate, handled []bool, max int) []stockCall {
-	var calls []stockCall
-	open := map[string]int{} // item → its call still taking SKUs
-	for i, u := range updates {
-		if handled[i] {
-			continue
-		}
-		if u.PlatformSKUID == "" {
-			calls = append(calls, stockCall{item: u.PlatformItemID, idx: []int{i}})
-			continue
-		}
-		if k, ok := open[u.PlatformItemID]; ok && len(calls[k].idx) < max && !hasSKU(updates, calls[k].idx, u.PlatformSKUID) {
-			calls[k].idx = append(calls[k].idx, i)
-			continue
-		}
-		open[u.PlatformItemID] = len(calls)
-		calls = append(calls, stockCall{item: u.PlatformItemID, idx: []int{i}, sku: true})
+	groups := channel.PlanStockCalls(updates, handled, max, func(u channel.StockUpdate) bool { return u.PlatformSKUID == "" })
+	calls := make([]stockCall, len(groups))
+	for k, idx := range groups {
+		first := updates[idx[0]]
+		calls[k] = stockCall{item: first.PlatformItemID, idx: idx, sku: first.PlatformSKUID != ""}
 	}
 	return calls
-}
-
-func hasSKU(updates []channel.StockUpdate, idx []int, sku string) bool {
-	for _, i := range idx {
-		if updates[i].PlatformSKUID == sku {
-			return true
-		}
-	}
-	return false
 }
 
 // stops reports whether err ends a PushStock (retrying later may succeed,
