@@ -71,18 +71,11 @@ type Binding struct {
 	PlatformSKUID  string
 }
 
-// BulkListingIndex is a ListingIndex that also answers for many SKUs in one
-// call; the stock pusher uses it when the index offers it.
-type BulkListingIndex interface {
-	ListingIndex
-	// BindingsForSKUs returns the bindings of each SKU (SKUs without any
-	// are absent from the map).
-	BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]Binding, error)
-}
-
 // ListingIndex resolves internal SKUs to platform listings and back.
 type ListingIndex interface {
-	BindingsForSKU(ctx context.Context, shopID, skuID string) ([]Binding, error)
+	// BindingsForSKUs returns the bindings of each SKU in one shop, for a
+	// whole push cycle at once (SKUs without any are absent from the map).
+	BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]Binding, error)
 	// SKUForListing returns the internal SKU bound to a listing (ok=false
 	// when none).
 	SKUForListing(ctx context.Context, shopID string, l channel.Listing) (skuID string, ok bool, err error)

@@ -97,6 +97,25 @@ func (fakeListings) BindingsForSKU(_ context.Context, _, skuID string) ([]Bindin
 	return []Binding{{SKUID: skuID, PlatformItemID: "item-1", PlatformSKUID: "p" + skuID}}, nil
 }
 
+func (f fakeListings) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]Binding, error) {
+	return bindingsEach(ctx, shopID, skuIDs, f.BindingsForSKU)
+}
+
+// bindingsEach answers BindingsForSKUs with a per-SKU lookup (fakes).
+func bindingsEach(ctx context.Context, shopID string, skuIDs []string, one func(context.Context, string, string) ([]Binding, error)) (map[string][]Binding, error) {
+	out := map[string][]Binding{}
+	for _, sku := range skuIDs {
+		bs, err := one(ctx, shopID, sku)
+		if err != nil {
+			return nil, err
+		}
+		if len(bs) > 0 {
+			out[sku] = bs
+		}
+	}
+	return out, nil
+}
+
 func (fakeListings) SKUForListing(_ context.Context, _ string, l channel.Listing) (string, bool, error) {
 	if len(l.PlatformSKUID) < 2 {
 		return "", false, nil

@@ -355,7 +355,11 @@ func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time
 		e.m.Lag.WithLabelValues(shopID).Set(e.now().Sub(marks[0].MarkedAt).Seconds())
 		var items []pushItem
 		round := pushRound{listings: map[string]int{}}
-		bindings, err := e.bindingsFor(ctx, shopID, marks)
+		skus := make([]string, len(marks))
+		for i, pm := range marks {
+			skus[i] = pm.SKUID
+		}
+		bindings, err := e.deps.Listings.BindingsForSKUs(ctx, shopID, skus)
 		if err != nil {
 			return handled, false, err
 		}
@@ -555,25 +559,4 @@ func (e *Engine) ackAll(ctx context.Context, shopID string) error {
 		}
 	}
 	return nil
-}
-
-// bindingsFor looks up the listings of the marked SKUs, in one call when the
-// listing index can.
-func (e *Engine) bindingsFor(ctx context.Context, shopID string, marks []PushMark) (map[string][]Binding, error) {
-	if bulk, ok := e.deps.Listings.(BulkListingIndex); ok {
-		skus := make([]string, len(marks))
-		for i, pm := range marks {
-			skus[i] = pm.SKUID
-		}
-		return bulk.BindingsForSKUs(ctx, shopID, skus)
-	}
-	out := make(map[string][]Binding, len(marks))
-	for _, pm := range marks {
-		bs, err := e.deps.Listings.BindingsForSKU(ctx, shopID, pm.SKUID)
-		if err != nil {
-			return nil, err
-		}
-		out[pm.SKUID] = bs
-	}
-	return out, nil
 }

@@ -65,6 +65,10 @@ func (itemListings) BindingsForSKU(_ context.Context, _, skuID string) ([]Bindin
 	return []Binding{{SKUID: skuID, PlatformItemID: fmt.Sprintf("item-%d", n/4), PlatformSKUID: fmt.Sprintf("p-%02d", n)}}, nil
 }
 
+func (l itemListings) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]Binding, error) {
+	return bindingsEach(ctx, shopID, skuIDs, l.BindingsForSKU)
+}
+
 // batchPusher records the batches it is given and fails chosen SKUs.
 type batchPusher struct {
 	fakePlatform

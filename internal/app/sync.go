@@ -158,20 +158,7 @@ func (s stockSource) Sellable(ctx context.Context, shopID, skuID string) (int64,
 
 type listingIndex struct{ c *catalog.Service }
 
-func (l listingIndex) BindingsForSKU(ctx context.Context, shopID, skuID string) ([]syncer.Binding, error) {
-	bs, err := l.c.BindingsForSKU(ctx, shopID, skuID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]syncer.Binding, len(bs))
-	for i, b := range bs {
-		out[i] = syncer.Binding{SKUID: b.SKUID, PlatformItemID: b.PlatformItemID, PlatformSKUID: b.PlatformSKUID}
-	}
-	return out, nil
-}
-
-// BindingsForSKUs implements the sync engine's bulk lookup (one query per
-// push cycle).
+// BindingsForSKUs answers a push cycle's SKUs in one query.
 func (l listingIndex) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []string) (map[string][]syncer.Binding, error) {
 	bySKU, err := l.c.BindingsForSKUs(ctx, shopID, skuIDs)
 	if err != nil {
