@@ -57,6 +57,7 @@ type DB struct {
 	writeStmts, readStmts *sqlstore.StmtCache
 	jobs                  *jobs.Client[*sql.Tx]
 	migs                  []store.Migration
+	ckpt                  *checkpointer
 }
 
 var _ store.DB = (*DB)(nil)
@@ -75,6 +76,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The writer never checkpoints: a commit that crosses the
+		// automatic threshold would copy the WAL into the main file and
+		// fsync it while holding the only write connection. The
+		// checkpointer does that on its own connection (see checkpointer).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -122,6 +128,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db := &DB{path: opts.Path, writer: writer, reader: reader, migs: migs,
 		writeStmts: sqlstore.NewStmtCache(writer, 0), readStmts: sqlstore.NewStmtCache(reader, 0)}
 	db.read = sqlstore.Querier{Conn: reader, Codec: codec{}, Stmts: db.readStmts}
+	if db.ckpt, err = startCheckpointer(opts.Path); err != nil {
+		db.Close()
+		return nil, err
+	}
 
 	workers := jobs.NewWorkers()
 	rc, err := river.NewClient(riversqlite.New(writer), jobs.RiverConfig(opts.Jobs, workers))
@@ -169,6 +179,9 @@ func (db *DB) Close() error {
 	if db.readStmts != nil {
 		_ = db.readStmts.Close()
 		_ = db.writeStmts.Close()
+	}
+	if db.ckpt != nil {
+		err = errors.Join(err, db.ckpt.close())
 	}
 	if db.reader != nil {
 		err = errors.Join(err, db.reader.Close())
