@@ -19,6 +19,10 @@ const (
 type WarehouseInput struct {
 	Code string `json:"code"`
 	Name string `json:"name"`
+	// Priority: lower is preferred by order routing; nil: DefaultWarehousePriority.
+	Priority *int `json:"priority,omitempty"`
+	// Provinces the warehouse serves: names (浙江省, 浙江) or GB/T 2260 codes (33).
+	Provinces []string `json:"provinces,omitempty"`
 }
 
 // BinInput adds a bin.
@@ -102,11 +106,22 @@ func (s *Service) Routes(srv *api.Server) {
 		if err := api.DecodeJSON(r, &in); err != nil {
 			return err
 		}
-		wh, err := s.CreateWarehouse(r.Context(), in.Code, in.Name)
+		wh, err := s.CreateWarehouseFrom(r.Context(), in)
 		if err != nil {
 			return err
 		}
 		return api.WriteJSON(w, http.StatusCreated, wh)
+	})
+	srv.HandleOp(op("PATCH", "/warehouses/{id}", PermWrite, "Change a warehouse (id or code): name, active, priority, provinces", WarehousePatch{}, Warehouse{}, 0), func(w http.ResponseWriter, r *http.Request) error {
+		var in WarehousePatch
+		if err := api.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+		wh, err := s.UpdateWarehouse(r.Context(), r.PathValue("id"), in)
+		if err != nil {
+			return err
+		}
+		return api.WriteJSON(w, http.StatusOK, wh)
 	})
 	srv.HandleOp(op("GET", "/warehouses/{id}/bins", PermRead, "List a warehouse's bins (id or code)", nil, []Bin{}, 0), func(w http.ResponseWriter, r *http.Request) error {
 		bs, err := s.Bins(r.Context(), r.PathValue("id"))

@@ -187,12 +187,19 @@ func positive(name string, q int64) error {
 
 // ---- Warehouses and bins ----
 
-// Warehouse is a place stock is kept.
+// Warehouse is a place stock is kept. Priority and Provinces steer the
+// routing of orders no rule routes (see WarehouseRoute).
 type Warehouse struct {
-	ID        string    `json:"id"`
-	Code      string    `json:"code"`
-	Name      string    `json:"name"`
-	Active    bool      `json:"active"`
+	ID     string `json:"id"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Active bool   `json:"active"`
+	// Priority orders warehouses for routing: lower is preferred
+	// (DefaultWarehousePriority unless set; never negative).
+	Priority int `json:"priority"`
+	// Provinces are the GB/T 2260 province-level codes (2 digits, sorted)
+	// of the provinces the warehouse serves; empty: none in particular.
+	Provinces []string  `json:"provinces"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -204,19 +211,39 @@ type Bin struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// CreateWarehouse adds a warehouse; codes are unique.
+// CreateWarehouse adds a warehouse with the default priority and no
+// provinces; codes are unique.
 func (s *Service) CreateWarehouse(ctx context.Context, code, name string) (Warehouse, error) {
-	code, name = strings.TrimSpace(code), strings.TrimSpace(name)
+	return s.CreateWarehouseFrom(ctx, WarehouseInput{Code: code, Name: name})
+}
+
+// CreateWarehouseFrom adds a warehouse; codes are unique. Priority defaults
+// to DefaultWarehousePriority and must not be negative; provinces are names
+// (浙江省, 浙江) or GB/T 2260 codes (33, 330000) and are stored as 2-digit
+// codes (an unknown one is errs.Invalid on field provinces).
+func (s *Service) CreateWarehouseFrom(ctx context.Context, in WarehouseInput) (Warehouse, error) {
+	code, name := strings.TrimSpace(in.Code), strings.TrimSpace(in.Name)
 	if code == "" {
 		return Warehouse{}, errs.WithField("code", "is required")
 	}
 	if name == "" {
 		name = code
 	}
-	w := Warehouse{ID: ids.New(), Code: code, Name: name, Active: true, CreatedAt: s.now()}
-	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO inv_warehouses (id, code, name, active, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			w.ID, w.Code, w.Name, w.Active, w.CreatedAt)
+	w := Warehouse{ID: ids.New(), Code: code, Name: name, Active: true, Priority: DefaultWarehousePriority, CreatedAt: s.now()}
+	if in.Priority != nil {
+		w.Priority = *in.Priority
+	}
+	if err := checkPriority(w.Priority); err != nil {
+		return Warehouse{}, err
+	}
+	provinces, err := provinceCodes(in.Provinces)
+	if err != nil {
+		return Warehouse{}, err
+	}
+	w.Provinces = provinces
+	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO inv_warehouses (id, code, name, active, priority, provinces, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			w.ID, w.Code, w.Name, w.Active, w.Priority, joinProvinces(w.Provinces), w.CreatedAt)
 		return err
 	})
 	if store.IsUniqueViolation(err) {
@@ -230,15 +257,15 @@ func (s *Service) CreateWarehouse(ctx context.Context, code, name string) (Wareh
 
 // Warehouses lists every warehouse by code.
 func (s *Service) Warehouses(ctx context.Context) ([]Warehouse, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, code, name, active, created_at FROM inv_warehouses ORDER BY code`)
+	rows, err := s.db.Query(ctx, `SELECT `+warehouseCols+` FROM inv_warehouses ORDER BY code`)
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Internal, "list warehouses")
 	}
 	defer rows.Close()
 	var out []Warehouse
 	for rows.Next() {
-		var w Warehouse
-		if err := rows.Scan(&w.ID, &w.Code, &w.Name, &w.Active, &w.CreatedAt); err != nil {
+		w, err := scanWarehouse(rows)
+		if err != nil {
 			return nil, errs.Wrap(err, errs.Internal, "scan warehouse")
 		}
 		out = append(out, w)
@@ -252,9 +279,7 @@ func (s *Service) Warehouse(ctx context.Context, idOrCode string) (Warehouse, er
 }
 
 func warehouseQ(ctx context.Context, q store.Querier, idOrCode string) (Warehouse, error) {
-	var w Warehouse
-	err := q.QueryRow(ctx, `SELECT id, code, name, active, created_at FROM inv_warehouses WHERE id = $1 OR code = $1`,
-		idOrCode).Scan(&w.ID, &w.Code, &w.Name, &w.Active, &w.CreatedAt)
+	w, err := scanWarehouse(q.QueryRow(ctx, `SELECT `+warehouseCols+` FROM inv_warehouses WHERE id = $1 OR code = $1`, idOrCode))
 	return w, store.NotFoundIfNoRows(err, "no warehouse %q", idOrCode)
 }
 
