@@ -1,0 +1,2 @@
+DROP TABLE sync_members;
+DROP TABLE sync_call_stats;
