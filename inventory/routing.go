@@ -7,23 +7,35 @@ import (
 	"omnihub/store"
 )
 
-// ActiveWarehousesTx lists the ids of the active warehouses in the order
-// order routing prefers them when no rule decides: the oldest first
-// (warehouses have no priority of their own), read in the caller's
-// transaction.
-func (s *Service) ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT id FROM inv_warehouses WHERE active = $1 ORDER BY created_at, id`, true)
+// WarehouseRoute is an active warehouse as order routing weighs it.
+type WarehouseRoute struct {
+	ID string
+	// Priority: lower is preferred.
+	Priority int
+	// Provinces are the GB/T 2260 province codes (2 digits) the warehouse
+	// serves; empty: none in particular.
+	Provinces []string
+}
+
+// ActiveWarehousesTx lists the active warehouses with their priority and
+// provinces, read in the caller's transaction, by priority (lower first),
+// then the oldest first (created at, then id). Inactive warehouses are
+// left out: routing sends them nothing.
+func (s *Service) ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]WarehouseRoute, error) {
+	rows, err := tx.Query(ctx, `SELECT id, priority, provinces FROM inv_warehouses WHERE active = $1 ORDER BY priority, created_at, id`, true)
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Internal, "list active warehouses")
 	}
 	defer rows.Close()
-	var out []string
+	var out []WarehouseRoute
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var w WarehouseRoute
+		var provinces string
+		if err := rows.Scan(&w.ID, &w.Priority, &provinces); err != nil {
 			return nil, errs.Wrap(err, errs.Internal, "scan warehouse")
 		}
-		out = append(out, id)
+		w.Provinces = splitProvinces(provinces)
+		out = append(out, w)
 	}
 	return out, errs.Wrap(rows.Err(), errs.Internal, "list active warehouses")
 }

@@ -1,12 +1,14 @@
 package order
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,23 +82,68 @@ type batch struct {
 	// avail caches, while reservations are deferred, the available stock
 	// routing has read, by {warehouse, SKU} (see stockOf).
 	avail map[[2]string]int64
-	// warehouses are the active warehouses, loaded once per batch when
-	// default routing first needs them (warehousesLoaded).
-	warehouses       []string
+	// warehouses are the active warehouses, most preferred first, loaded
+	// once per batch when routing first needs them (warehousesLoaded);
+	// activeIDs holds their ids.
+	warehouses       []WarehouseRoute
+	activeIDs        map[string]bool
 	warehousesLoaded bool
 }
 
 // activeWarehouses returns the active warehouses, most preferred first,
 // reading them once per batch.
-func (b *batch) activeWarehouses(ctx context.Context, tx store.Tx, src WarehouseSource) ([]string, error) {
+func (b *batch) activeWarehouses(ctx context.Context, tx store.Tx, src WarehouseSource) ([]WarehouseRoute, error) {
 	if !b.warehousesLoaded {
 		ws, err := src.ActiveWarehousesTx(ctx, tx)
 		if err != nil {
 			return nil, errs.Wrap(err, errs.CodeOf(err), "list active warehouses")
 		}
+		b.activeIDs = make(map[string]bool, len(ws))
+		for _, w := range ws {
+			b.activeIDs[w.ID] = true
+		}
 		b.warehouses, b.warehousesLoaded = ws, true
 	}
 	return b.warehouses, nil
+}
+
+// isActive tells whether a routing rule's target is an active warehouse.
+func (b *batch) isActive(ctx context.Context, tx store.Tx, src WarehouseSource, id string) (bool, error) {
+	if _, err := b.activeWarehouses(ctx, tx, src); err != nil {
+		return false, err
+	}
+	return b.activeIDs[id], nil
+}
+
+// byRegion orders the active warehouses for an order to province (a GB/T
+// 2260 province code; empty when the address did not resolve): those that
+// serve the province first, then by priority, lower first; ties keep the
+// source's order (the older warehouse first).
+func byRegion(ws []WarehouseRoute, province string) []string {
+	serves := func(w WarehouseRoute) bool { return province != "" && slices.Contains(w.Provinces, province) }
+	sorted := slices.Clone(ws)
+	slices.SortStableFunc(sorted, func(a, b WarehouseRoute) int {
+		if sa, sb := serves(a), serves(b); sa != sb {
+			if sa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Priority, b.Priority)
+	})
+	out := make([]string, len(sorted))
+	for i, w := range sorted {
+		out[i] = w.ID
+	}
+	return out
+}
+
+// provinceOf is the GB/T 2260 province code of a division code.
+func provinceOf(divisionCode string) string {
+	if len(divisionCode) < 2 {
+		return ""
+	}
+	return divisionCode[:2]
 }
 
 // stockOf returns what each warehouse could ship of each SKU, keyed by
@@ -456,30 +503,55 @@ func (s *Service) approve(ctx context.Context, tx store.Tx, b *batch, o *Order, 
 //
 // The candidate warehouses are those of the matching routing rules, in rule
 // priority order; without a match, DefaultWarehouse; without one, every
-// active warehouse (Options.Warehouses), most preferred first. One
-// candidate takes every line. Among several, the first that can ship every
-// line takes them all; else each line goes to the first that can ship it (a
-// split), and a line none can ship to the first candidate, whose reservation
-// then fails: held out_of_stock.
+// active warehouse (Options.Warehouses): those that serve the receiver's
+// province first, then by priority (byRegion). One candidate takes every
+// line. Among several, the first that can ship every line takes them all;
+// else each line goes to the first that can ship it (a split), and a line
+// none can ship to the first candidate, whose reservation then fails: held
+// out_of_stock.
+//
+// With Options.Warehouses set, a matching rule whose target is not an
+// active warehouse is passed over (event "route"); when every matching rule
+// is, the order is held warehouse_inactive rather than sent elsewhere.
 func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order, env Env) (reason, detail string, err error) {
-	var cands []string
+	var cands, inactive []string
 	for _, r := range b.rs.route {
 		ok, err := r.prog.Bool(env)
 		if err != nil {
 			return ReasonRuleError, r.Name + ": " + errs.MessageOf(err), nil
 		}
-		if ok {
-			cands = addUnique(cands, r.Target)
+		if !ok {
+			continue
 		}
+		if s.opts.Warehouses != nil {
+			active, err := b.isActive(ctx, tx, s.opts.Warehouses, r.Target)
+			if err != nil {
+				return "", "", err
+			}
+			if !active {
+				inactive = append(inactive, r.Name+" → "+r.Target)
+				continue
+			}
+		}
+		cands = addUnique(cands, r.Target)
+	}
+	if len(inactive) > 0 {
+		d := "routing rule target inactive: " + strings.Join(inactive, ", ")
+		if len(cands) == 0 {
+			return ReasonInactiveWarehouse, d, nil
+		}
+		b.event(o, "route", "", "", "system", "passed over inactive warehouse", d)
 	}
 	if len(cands) == 0 && s.opts.DefaultWarehouse != "" {
 		cands = []string{s.opts.DefaultWarehouse}
 	}
 	noRoute := "no routing rule matched and no default warehouse"
 	if len(cands) == 0 && s.opts.Warehouses != nil {
-		if cands, err = b.activeWarehouses(ctx, tx, s.opts.Warehouses); err != nil {
+		ws, err := b.activeWarehouses(ctx, tx, s.opts.Warehouses)
+		if err != nil {
 			return "", "", err
 		}
+		cands = byRegion(ws, provinceOf(env.DivisionCode))
 		noRoute = "no routing rule matched and there is no active warehouse"
 	}
 	presale := make([]bool, len(o.Lines))

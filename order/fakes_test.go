@@ -16,9 +16,9 @@ type fakeStock struct {
 	avail    map[string]int64 // warehouse|sku
 	reserved map[string][]StockLine
 	shipped  map[string]bool
-	releases map[string]int // ReleaseTx calls per order
-	whs      []string       // active warehouses, most preferred first (WarehouseSource)
-	reserves int            // ReserveTx calls
+	releases map[string]int   // ReleaseTx calls per order
+	whs      []WarehouseRoute // active warehouses, most preferred first (WarehouseSource)
+	reserves int              // ReserveTx calls
 }
 
 func newFakeStock() *fakeStock {
@@ -95,10 +95,26 @@ func (f *fakeStock) Available(_ context.Context, wh, sku string) (int64, error) 
 	return f.avail[wh+"|"+sku], nil
 }
 
-func (f *fakeStock) ActiveWarehousesTx(context.Context, store.Tx) ([]string, error) {
+func (f *fakeStock) ActiveWarehousesTx(context.Context, store.Tx) ([]WarehouseRoute, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]string(nil), f.whs...), nil
+	return append([]WarehouseRoute(nil), f.whs...), nil
+}
+
+// setWarehouses makes ids the active warehouses, in that order, all of one
+// priority and serving no province in particular.
+func (f *fakeStock) setWarehouses(ids ...string) {
+	ws := make([]WarehouseRoute, len(ids))
+	for i, id := range ids {
+		ws[i] = WarehouseRoute{ID: id, Priority: 100}
+	}
+	f.setRoutes(ws...)
+}
+
+func (f *fakeStock) setRoutes(ws ...WarehouseRoute) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.whs = ws
 }
 
 func (f *fakeStock) AvailableTx(_ context.Context, _ store.Tx, whs, skus []string) (map[string]map[string]int64, error) {

@@ -155,6 +155,9 @@ const (
 	ReasonNoRoute    = "no_warehouse"
 	ReasonBadAddress = "bad_address"
 	ReasonRuleError  = "rule_error"
+	// ReasonInactiveWarehouse: the routing rules that matched all target
+	// warehouses that are no longer active.
+	ReasonInactiveWarehouse = "warehouse_inactive"
 )
 
 // Receiver is who gets the parcel. It is personal data: it masks itself in

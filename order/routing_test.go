@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestDefaultRouting(t *testing.T) {
 		}
 
 		// One warehouse: everything goes there; the held order replays.
-		e.stock.whs = []string{"WH1"}
+		e.stock.setWarehouses("WH1")
 		e.stock.set("WH1", "SKU-A", 100)
 		if _, err := e.svc.Replay(ctx, held.ID, "ops"); err != nil {
 			t.Fatal(err)
@@ -61,7 +62,7 @@ func TestDefaultRouting(t *testing.T) {
 		}
 
 		// Two warehouses: the first that has every line, by preference.
-		e.stock.whs = []string{"WH1", "WH2"}
+		e.stock.setWarehouses("WH1", "WH2")
 		e.stock.set("WH2", "SKU-B", 10)
 		r = e.ingest(t, "shop", mk("S1", t0, withLines(lineOf("SKU-B", 1))))
 		if o := e.order(t, r.OrderID); o.Status != Approved || o.WarehouseID != "WH2" || len(o.Parts) != 1 {
@@ -155,4 +156,226 @@ func TestNoRouteWithoutWarehouseSource(t *testing.T) {
 			t.Fatalf("no event explains the hold: %+v", d.Events)
 		}
 	})
+}
+
+// receiverIn moves an order's receiver to a province (a valid address there).
+func receiverIn(province string) func(*channel.Order) {
+	addr := map[string][3]string{
+		"浙江省": {"浙江省", "杭州市", "西湖区"},
+		"广东省": {"广东省", "广州市", "天河区"},
+		"上海市": {"上海市", "上海市", "浦东新区"},
+	}[province]
+	return func(o *channel.Order) {
+		o.Receiver.Province, o.Receiver.City, o.Receiver.District = addr[0], addr[1], addr[2]
+	}
+}
+
+// Default routing honours region and priority: a warehouse that serves the
+// receiver's province comes before one that does not, whatever their
+// priorities; among equals the lower priority wins, then the source's order;
+// stock still decides among them (whole order first, else a split).
+func TestRegionAndPriorityRouting(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newRoutingEnv(t, db)
+		ctx := context.Background()
+		// NAT: preferred by priority, serves no province in particular.
+		// ZJ-A and ZJ-B serve 浙江 (33); ZJ-B also 上海 (31) and is preferred.
+		// SOUTH serves 广东 (44) with the worst priority.
+		e.stock.setRoutes(
+			WarehouseRoute{ID: "NAT", Priority: 5},
+			WarehouseRoute{ID: "ZJ-B", Priority: 20, Provinces: []string{"31", "33"}},
+			WarehouseRoute{ID: "ZJ-A", Priority: 50, Provinces: []string{"33"}},
+			WarehouseRoute{ID: "SOUTH", Priority: 90, Provinces: []string{"44"}},
+		)
+		for _, w := range []string{"NAT", "ZJ-B", "ZJ-A", "SOUTH"} {
+			e.stock.set(w, "SKU-A", 100)
+		}
+		route := func(pid string, mut ...func(*channel.Order)) *Order {
+			t.Helper()
+			r := e.ingest(t, "shop", mk(pid, t0, mut...))
+			return e.order(t, r.OrderID)
+		}
+		want := func(o *Order, wh string) {
+			t.Helper()
+			if o.Status != Approved || o.WarehouseID != wh || len(o.Parts) != 1 {
+				t.Fatalf("%s: %s %v to %q %+v, want approved to %s", o.PlatformOrderID, o.Status, o.HoldReasons, o.WarehouseID, o.Parts, wh)
+			}
+			if got := e.stock.reservedOf(o.ID); len(got) != 1 || got[0].WarehouseID != wh {
+				t.Fatalf("%s reserved %+v, want in %s", o.PlatformOrderID, got, wh)
+			}
+		}
+
+		// 浙江: a province warehouse beats NAT's better priority; of the two
+		// that serve 浙江, the lower priority (ZJ-B).
+		want(route("ZJ1", receiverIn("浙江省")), "ZJ-B")
+		// 上海: only ZJ-B serves it.
+		want(route("SH1", receiverIn("上海市")), "ZJ-B")
+		// 广东: SOUTH, despite the worst priority.
+		want(route("GD1", receiverIn("广东省")), "SOUTH")
+		// Stock fallback within the preference: ZJ-B lacks B, ZJ-A has it.
+		e.stock.set("ZJ-A", "SKU-B", 10)
+		e.stock.set("NAT", "SKU-B", 10)
+		want(route("ZJ2", receiverIn("浙江省"), withLines(lineOf("SKU-B", 1))), "ZJ-A")
+		// No 浙江 warehouse has C: the best of the others by priority (NAT),
+		// not SOUTH.
+		e.stock.set("NAT", "SKU-C", 10)
+		e.stock.set("SOUTH", "SKU-C", 10)
+		want(route("ZJ3", receiverIn("浙江省"), withLines(lineOf("SKU-C", 1))), "NAT")
+		// For 广东 the same SKU comes from SOUTH.
+		want(route("GD2", receiverIn("广东省"), withLines(lineOf("SKU-C", 1))), "SOUTH")
+
+		// No warehouse has A and D together: a split, each line from the
+		// most preferred warehouse that has it (A from ZJ-B, D from NAT).
+		e.stock.set("NAT", "SKU-D", 10)
+		e.stock.set("NAT", "SKU-A", 0)
+		o := route("ZJ4", receiverIn("浙江省"), withLines(lineOf("SKU-D", 1), lineOf("SKU-A", 1)))
+		if o.Status != Approved || len(o.Parts) != 2 || o.Parts[0].WarehouseID != "NAT" || o.Parts[1].WarehouseID != "ZJ-B" {
+			t.Fatalf("split: %s %v %+v", o.Status, o.HoldReasons, o.Parts)
+		}
+
+		// Equal priority and region: the source's order (the older first).
+		e.stock.setRoutes(
+			WarehouseRoute{ID: "ZJ-A", Priority: 20, Provinces: []string{"33"}},
+			WarehouseRoute{ID: "ZJ-B", Priority: 20, Provinces: []string{"31", "33"}},
+		)
+		want(route("ZJ5", receiverIn("浙江省")), "ZJ-A")
+		e.stock.setRoutes(
+			WarehouseRoute{ID: "ZJ-B", Priority: 20, Provinces: []string{"31", "33"}},
+			WarehouseRoute{ID: "ZJ-A", Priority: 20, Provinces: []string{"33"}},
+		)
+		want(route("ZJ6", receiverIn("浙江省")), "ZJ-B")
+		// Priority is weighed even when the source lists out of order.
+		e.stock.setRoutes(
+			WarehouseRoute{ID: "ZJ-A", Priority: 30, Provinces: []string{"33"}},
+			WarehouseRoute{ID: "ZJ-B", Priority: 10, Provinces: []string{"33"}},
+		)
+		want(route("ZJ7", receiverIn("浙江省")), "ZJ-B")
+
+		// A batch reads the warehouses once and still weighs each order's
+		// province: one order to 浙江, one to 广东, one to 上海 (which
+		// none of these serves).
+		e.stock.set("NAT", "SKU-A", 100)
+		e.stock.setRoutes(
+			WarehouseRoute{ID: "NAT", Priority: 5},
+			WarehouseRoute{ID: "ZJ-A", Priority: 50, Provinces: []string{"33"}},
+			WarehouseRoute{ID: "SOUTH", Priority: 90, Provinces: []string{"44"}},
+		)
+		res, err := e.svc.IngestBatch(ctx, "shop", []channel.Order{mk("BZ", t0, receiverIn("浙江省")), mk("BG", t0, receiverIn("广东省")), mk("BS", t0, receiverIn("上海市"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, x := range res {
+			o := e.order(t, x.OrderID)
+			got[o.PlatformOrderID] = o.WarehouseID
+		}
+		if got["BZ"] != "ZJ-A" || got["BG"] != "SOUTH" || got["BS"] != "NAT" {
+			t.Fatalf("batch routed %v, want BZ→ZJ-A BG→SOUTH BS→NAT", got)
+		}
+	})
+}
+
+// A routing rule whose target is not an active warehouse sends nothing
+// there: when another matching rule names an active one, that one is used
+// and the order's history says which rule was passed over; when none does,
+// the order is held warehouse_inactive (not routed elsewhere), and replays
+// once the warehouse is active again.
+func TestInactiveRuleTarget(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newRoutingEnv(t, db)
+		ctx := context.Background()
+		e.stock.setWarehouses("WH1", "WH2")
+		for _, w := range []string{"WH1", "WH2", "WH3"} {
+			e.stock.set(w, "SKU-A", 100)
+		}
+		if _, err := e.svc.SaveRule(ctx, Rule{Kind: KindRoute, Name: "zj", Expression: `Province == "浙江省"`, Target: "WH3", Priority: 1, Enabled: true}, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		r := e.ingest(t, "shop", mk("I1", t0))
+		d, err := e.svc.Get(ctx, r.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := d.Order; o.Status != Held || len(o.HoldReasons) != 1 || o.HoldReasons[0] != ReasonInactiveWarehouse || o.WarehouseID != "" {
+			t.Fatalf("only rule targets inactive WH3: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+		if len(e.stock.reservedOf(r.OrderID)) != 0 {
+			t.Fatalf("held order reserved %+v", e.stock.reservedOf(r.OrderID))
+		}
+		explained := false
+		for _, ev := range d.Events {
+			explained = explained || (strings.Contains(ev.Detail, "zj") && strings.Contains(ev.Detail, "WH3"))
+		}
+		if !explained {
+			t.Fatalf("no event names the rule and warehouse: %+v", d.Events)
+		}
+		// An order no rule matches is routed as usual.
+		r2 := e.ingest(t, "shop", mk("I2", t0, receiverIn("广东省")))
+		if o := e.order(t, r2.OrderID); o.Status != Approved || o.WarehouseID != "WH1" {
+			t.Fatalf("no rule matched: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+
+		// A second matching rule to an active warehouse takes over.
+		if _, err := e.svc.SaveRule(ctx, Rule{Kind: KindRoute, Name: "all", Expression: `true`, Target: "WH2", Priority: 2, Enabled: true}, "admin"); err != nil {
+			t.Fatal(err)
+		}
+		r3 := e.ingest(t, "shop", mk("I3", t0))
+		d, err = e.svc.Get(ctx, r3.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := d.Order; o.Status != Approved || o.WarehouseID != "WH2" {
+			t.Fatalf("rule to WH3 passed over for WH2: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+		passed := false
+		for _, ev := range d.Events {
+			passed = passed || (ev.Kind == "route" && strings.Contains(ev.Detail, "zj → WH3"))
+		}
+		if !passed {
+			t.Fatalf("no route event for the passed-over rule: %+v", d.Events)
+		}
+
+		// WH3 active again: the held order replays to it.
+		e.stock.setWarehouses("WH1", "WH2", "WH3")
+		if _, err := e.svc.Replay(ctx, r.OrderID, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.order(t, r.OrderID); o.Status != Approved || o.WarehouseID != "WH3" {
+			t.Fatalf("replayed with WH3 active: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+	})
+}
+
+// byRegion: province servers first, then priority, ties in source order; an
+// order whose province did not resolve ("") is ordered by priority alone.
+func TestByRegion(t *testing.T) {
+	ws := []WarehouseRoute{
+		{ID: "A", Priority: 50},
+		{ID: "B", Priority: 10, Provinces: []string{"44"}},
+		{ID: "C", Priority: 50, Provinces: []string{"33"}},
+		{ID: "D", Priority: 90, Provinces: []string{"31", "33"}},
+		{ID: "E", Priority: 10},
+	}
+	for _, c := range []struct {
+		province string
+		want     []string
+	}{
+		{"33", []string{"C", "D", "B", "E", "A"}},
+		{"44", []string{"B", "E", "A", "C", "D"}},
+		{"31", []string{"D", "B", "E", "A", "C"}},
+		{"", []string{"B", "E", "A", "C", "D"}},
+		{"65", []string{"B", "E", "A", "C", "D"}},
+	} {
+		if got := byRegion(ws, c.province); !slices.Equal(got, c.want) {
+			t.Errorf("byRegion(%q) = %v, want %v", c.province, got, c.want)
+		}
+	}
+	if ws[0].ID != "A" || ws[4].ID != "E" {
+		t.Fatalf("byRegion reordered its input: %+v", ws)
+	}
+	for _, c := range [][2]string{{"330106", "33"}, {"4401", "44"}, {"81", "81"}, {"", ""}, {"3", ""}} {
+		if got := provinceOf(c[0]); got != c[1] {
+			t.Errorf("provinceOf(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
 }

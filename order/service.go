@@ -38,13 +38,26 @@ type StockReserver interface {
 // Both methods read in the order's own transaction, so they see the
 // reservations earlier orders of the same transaction made.
 type WarehouseSource interface {
-	// ActiveWarehousesTx lists the ids of the active warehouses, the most
-	// preferred first.
-	ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]string, error)
+	// ActiveWarehousesTx lists the active warehouses, the most preferred
+	// first (by priority, then a stable order of the source's own). Routing
+	// puts those that serve the receiver's province before the others,
+	// keeping this order within each group.
+	ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]WarehouseRoute, error)
 	// AvailableTx tells how many units of each SKU each warehouse could ship
 	// now (on hand − reserved; a bundle through its components), by
 	// warehouse id then SKU id; a missing pair is 0.
 	AvailableTx(ctx context.Context, tx store.Tx, warehouseIDs, skuIDs []string) (map[string]map[string]int64, error)
+}
+
+// WarehouseRoute is an active warehouse as routing weighs it.
+type WarehouseRoute struct {
+	ID string
+	// Priority: lower is preferred.
+	Priority int
+	// Provinces are the GB/T 2260 province-level codes (2 digits, the first
+	// two of an order's DivisionCode) the warehouse serves; empty: none in
+	// particular.
+	Provinces []string
 }
 
 // WarehouseLookup finds a warehouse given by id or code and returns its id;

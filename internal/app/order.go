@@ -38,7 +38,7 @@ func (a *App) wireOrders() {
 func (a *App) ConnectOrders(inv *inventory.Service, cat *catalog.Service) {
 	if inv != nil {
 		a.Orders.SetStock(OrderStock(inv))
-		a.Orders.SetWarehouses(inv)
+		a.Orders.SetWarehouses(OrderWarehouses(inv))
 		a.Orders.SetWarehouseLookup(func(ctx context.Context, idOrCode string) (string, error) {
 			w, err := inv.Warehouse(ctx, idOrCode)
 			return w.ID, err
@@ -57,8 +57,27 @@ func (a *App) OrdersOnBound(ctx context.Context, tx store.Tx, shopID, platformSK
 	return err
 }
 
-// Inventory answers order routing's questions as it is.
-var _ order.WarehouseSource = (*inventory.Service)(nil)
+// OrderWarehouses adapts inventory to order.WarehouseSource: the active
+// warehouses with their priority and provinces, and their stock.
+func OrderWarehouses(inv *inventory.Service) order.WarehouseSource { return orderWarehouses{inv} }
+
+type orderWarehouses struct{ inv *inventory.Service }
+
+func (w orderWarehouses) ActiveWarehousesTx(ctx context.Context, tx store.Tx) ([]order.WarehouseRoute, error) {
+	ws, err := w.inv.ActiveWarehousesTx(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]order.WarehouseRoute, len(ws))
+	for i, x := range ws {
+		out[i] = order.WarehouseRoute{ID: x.ID, Priority: x.Priority, Provinces: x.Provinces}
+	}
+	return out, nil
+}
+
+func (w orderWarehouses) AvailableTx(ctx context.Context, tx store.Tx, warehouseIDs, skuIDs []string) (map[string]map[string]int64, error) {
+	return w.inv.AvailableTx(ctx, tx, warehouseIDs, skuIDs)
+}
 
 // OrderStock adapts inventory to order.StockReserver: an order line is the
 // inventory document line {"order", orderID, lineNo}.
