@@ -158,14 +158,35 @@ func (e *Engine) Alerts(ctx context.Context, limit int) ([]Alert, error) {
 }
 
 // checkAlerts runs on every tick: failure rates, push lag, waiting orders.
+// Failure rates are over the calls of every process (callstats.go); the
+// tick also prunes old call counts and long-gone sync members.
 func (e *Engine) checkAlerts(ctx context.Context) error {
 	cfg := e.cfg.Alerts
-	for shopID, fr := range e.failureRates() {
-		if fr[1] >= float64(cfg.MinCalls) && fr[0] >= cfg.FailureRate {
-			msg := fmt.Sprintf("shop %s: %.0f%% of %d platform calls failed in the last %s", shopID, fr[0]*100, int(fr[1]), cfg.FailureWindow)
+	rates, err := e.failureRates(ctx)
+	if err != nil {
+		return err
+	}
+	for shopID, n := range rates {
+		calls := n.calls()
+		if calls < int64(cfg.MinCalls) {
+			continue
+		}
+		if fr := float64(n.failed) / float64(calls); fr >= cfg.FailureRate {
+			msg := fmt.Sprintf("shop %s: %.0f%% of %d platform calls failed in the last %s", shopID, fr*100, calls, cfg.FailureWindow)
 			if _, err := e.Raise(ctx, AlertFailureRate, shopID, AlertFailureRate+":"+shopID, msg); err != nil {
 				return err
 			}
+		}
+	}
+	// Housekeeping, at most once a minute per process (the rows are kept
+	// by the minute and the hour). A failure must not fail the tick's
+	// fan-out: the next minute tries again.
+	if minute := minuteOf(e.now()); e.calls.prunedAt.Swap(minute) != minute {
+		if err := e.pruneCallStats(ctx); err != nil {
+			e.log.Warn("prune call counts", "err", err)
+		}
+		if err := e.pruneMembers(ctx); err != nil {
+			e.log.Warn("prune sync members", "err", err)
 		}
 	}
 	if cfg.WaitingOrders != nil {

@@ -104,10 +104,13 @@ type Config struct {
 	ReconcileLookback time.Duration
 	// RefreshBefore refreshes tokens expiring within this margin (default 30m).
 	RefreshBefore time.Duration
-	// PlatformRate caps API calls per second per platform app (default 50).
+	// PlatformRate caps API calls per second per platform app and API
+	// family (default 50) for the whole cluster: each process takes its
+	// share, the rate divided by the live sync members (members.go).
 	PlatformRate float64
 	// ShopRate caps stock API calls per second per shop when the shop does
-	// not set one (default 20).
+	// not set one (default 20). Not divided among processes: a shop's stock
+	// calls are made only by the holder of its push lease.
 	ShopRate float64
 	// PushBatch bounds the marks one push round reads (default 200).
 	PushBatch int
@@ -120,6 +123,17 @@ type Config struct {
 	BurstMaxWait time.Duration
 	// Alerts configures where alerts go.
 	Alerts AlertConfig
+	// FlushEvery is how often Start's loop adds this process's call
+	// outcome counts to sync_call_stats, which the failure-rate alert reads
+	// (default 5s).
+	FlushEvery time.Duration
+	// HeartbeatEvery is how often Start's loop renews this process's row in
+	// sync_members and recounts the live members that the platform rate is
+	// shared by (default 5s).
+	HeartbeatEvery time.Duration
+	// MemberTTL is how long a member counts as live after its last
+	// heartbeat (default 3 × HeartbeatEvery).
+	MemberTTL time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -149,6 +163,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BurstMaxWait <= 0 {
 		c.BurstMaxWait = 5 * time.Second
+	}
+	if c.FlushEvery <= 0 {
+		c.FlushEvery = 5 * time.Second
+	}
+	if c.HeartbeatEvery <= 0 {
+		c.HeartbeatEvery = 5 * time.Second
+	}
+	if c.MemberTTL <= 0 {
+		c.MemberTTL = 3 * c.HeartbeatEvery
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	return c
@@ -184,7 +207,8 @@ type Engine struct {
 	mu       stdsync.Mutex
 	conns    map[connKey]channel.Connector
 	limiters map[string]*rate.Limiter
-	health   map[string]*window // per shop: recent outcomes for failure-rate alerts
+	calls    callStats          // call outcomes not yet flushed (callstats.go)
+	members  membership         // heartbeat and rate share (members.go)
 	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
 	pushers  pushers            // per shop: the push job running in this process (stock.go)
 	inbox    inboxWriter        // group commit of platform messages (inboxwriter.go)
@@ -209,10 +233,13 @@ func New(cfg Config, deps Deps) *Engine {
 	if deps.ProcessID == "" {
 		deps.ProcessID = "p-" + time.Now().Format("150405.000000")
 	}
-	return &Engine{
+	e := &Engine{
 		cfg: cfg.withDefaults(), deps: deps, log: deps.Log, now: deps.Now, m: deps.Metrics,
-		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{}, health: map[string]*window{},
+		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{},
+		calls: callStats{pending: map[callKey]callCount{}},
 	}
+	e.members.live.Store(1)
+	return e
 }
 
 // Register adds the engine's workers and periodic jobs to the queue. Call it
@@ -257,7 +284,8 @@ func (e *Engine) connector(sh shop.Shop) (channel.Connector, error) {
 	return c, nil
 }
 
-// limiter returns the token bucket for a key (a shop or a platform app).
+// limiter returns this process's token bucket for a key at a rate of
+// perSecond (burst: one second's worth).
 func (e *Engine) limiter(key string, perSecond float64) *rate.Limiter {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -266,21 +294,32 @@ func (e *Engine) limiter(key string, perSecond float64) *rate.Limiter {
 	if !ok {
 		l = rate.NewLimiter(rate.Limit(perSecond), burst)
 		e.limiters[key] = l
-	} else if l.Limit() != rate.Limit(perSecond) {
-		// A shop's rate was changed (PATCH /shops/{id}): apply it now,
-		// not after a restart.
+	} else if l.Limit() != rate.Limit(perSecond) || l.Burst() != burst {
+		// A shop's rate was changed (PATCH /shops/{id}), or the number of
+		// processes sharing a platform app's rate: apply it now, not after
+		// a restart.
 		l.SetLimit(rate.Limit(perSecond))
 		l.SetBurst(burst)
 	}
 	return l
 }
 
+// appLimiter returns the token bucket of a platform app's budget (key
+// "app:…"), which every process of the cluster draws on: this process gets
+// perSecond divided by the live members (members.go).
+func (e *Engine) appLimiter(key string, perSecond float64) *rate.Limiter {
+	return e.limiter(key, perSecond/float64(e.members.live.Load()))
+}
+
 // wait obeys the per-platform-app and per-shop limits before a stock API
 // call. Stock calls have budgets of their own, apart from reads (waitAPI):
 // platforms meter each API separately, and a burst of order reads during a
 // live-stream sale must never delay the stock updates that stop oversell.
+// The app's budget is shared by the cluster's processes (appLimiter); the
+// shop's is not divided, because only the holder of the shop's push lease
+// makes its stock calls (stock.go), so one process at a time uses it.
 func (e *Engine) wait(ctx context.Context, sh shop.Shop, sess channel.Session, shopRate float64) error {
-	if err := e.limiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey, e.cfg.PlatformRate).Wait(ctx); err != nil {
+	if err := e.appLimiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey, e.cfg.PlatformRate).Wait(ctx); err != nil {
 		return err
 	}
 	if shopRate <= 0 {
@@ -300,9 +339,9 @@ const (
 )
 
 // waitAPI obeys the per-platform-app limit of one API family before a call
-// that is not a stock update.
+// that is not a stock update (this process's share of it, appLimiter).
 func (e *Engine) waitAPI(ctx context.Context, sh shop.Shop, sess channel.Session, api string) error {
-	return e.limiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey+":"+api, e.cfg.PlatformRate).Wait(ctx)
+	return e.appLimiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey+":"+api, e.cfg.PlatformRate).Wait(ctx)
 }
 
 // session opens a shop for a call; a paused shop is not an error, the

@@ -32,7 +32,10 @@ func (e *Engine) Status(ctx context.Context) ([]ShopStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	rates := e.failureRates()
+	rates, err := e.failureRates(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := e.now()
 	out := make([]ShopStatus, 0, len(shops))
 	for _, sh := range shops {
@@ -61,8 +64,8 @@ func (e *Engine) Status(ctx context.Context) ([]ShopStatus, error) {
 		}
 		_ = e.deps.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_push_log WHERE shop_id = $1 AND NOT ok AND pushed_at > $2`, sh.ID, store.UTC(now.Add(-time.Hour))).Scan(&st.PushFailures1h)
 		_ = e.deps.DB.QueryRow(ctx, `SELECT COUNT(*) FROM sync_inbox WHERE shop_id = $1 AND processed_at IS NULL`, sh.ID).Scan(&st.InboxBacklog)
-		if r, ok := rates[sh.ID]; ok {
-			st.FailureRate, st.Calls = r[0], int(r[1])
+		if r := rates[sh.ID]; r.calls() > 0 {
+			st.FailureRate, st.Calls = float64(r.failed)/float64(r.calls()), int(r.calls())
 		}
 		out = append(out, st)
 	}

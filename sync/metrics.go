@@ -1,8 +1,6 @@
 package sync
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -63,44 +61,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// window counts recent outcomes of one shop for failure-rate alerts.
-type window struct {
-	start   time.Time
-	ok, bad int
-}
-
+// observe counts one platform call's outcome: in this process's Prometheus
+// series, and for the cluster-wide failure-rate alert (callstats.go).
 func (e *Engine) observe(shopID, kind string, ok bool) {
 	outcome := "ok"
 	if !ok {
 		outcome = "error"
 	}
 	e.m.Calls.WithLabelValues(shopID, kind, outcome).Inc()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	w := e.health[shopID]
-	now := e.now()
-	if w == nil || now.Sub(w.start) > e.cfg.Alerts.FailureWindow {
-		w = &window{start: now}
-		e.health[shopID] = w
-	}
-	if ok {
-		w.ok++
-	} else {
-		w.bad++
-	}
-}
-
-// failureRates returns, per shop, the failure ratio and call count of the
-// current window.
-func (e *Engine) failureRates() map[string][2]float64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := map[string][2]float64{}
-	for shop, w := range e.health {
-		n := w.ok + w.bad
-		if n > 0 {
-			out[shop] = [2]float64{float64(w.bad) / float64(n), float64(n)}
-		}
-	}
-	return out
+	e.calls.add(callKey{bucket: minuteOf(e.now()), shop: shopID, kind: kind}, ok, e.callStatsKeep())
 }
