@@ -163,8 +163,16 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	if a.Sync != nil {
+		// The sync member's heartbeat (its share of the platform rate) and
+		// call-count flushes run until Stop, after the jobs have drained.
+		a.Sync.Start(context.WithoutCancel(ctx))
+	}
 	if err := a.DB.Jobs().Start(ctx); err != nil {
 		ln.Close()
+		if a.Sync != nil {
+			_ = a.Sync.Stop(context.WithoutCancel(ctx))
+		}
 		return err
 	}
 	if a.Sync != nil {
@@ -194,6 +202,12 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	defer cancel()
 	shutErr := srv.Shutdown(shutCtx)
 	jobErr := a.DB.Jobs().Stop(shutCtx)
+	if a.Sync != nil {
+		// Counts for the alerts only: a failure is logged, not fatal.
+		if err := a.Sync.Stop(shutCtx); err != nil {
+			a.Log.Warn("stop sync member", "err", err)
+		}
+	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
