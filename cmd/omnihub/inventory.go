@@ -15,6 +15,7 @@ import (
 
 	"omnihub/bench"
 	"omnihub/errs"
+	"omnihub/geo"
 	"omnihub/ids"
 	"omnihub/internal/app"
 	"omnihub/inventory"
@@ -105,24 +106,70 @@ func (c *cli) stockCmd() *cobra.Command {
 		cmd.Flags().StringVar(&doc, "doc", "", "document the change belongs to, TYPE:ID[:LINE] (default: a new id)")
 	}
 
-	whCmd := &cobra.Command{Use: "warehouse", Short: "Add or list warehouses"}
-	whCmd.AddCommand(&cobra.Command{
-		Use: "add CODE [NAME]", Short: "Add a warehouse", Args: cobra.RangeArgs(1, 2),
+	whCmd := &cobra.Command{Use: "warehouse", Short: "Add, change or list warehouses"}
+	var whPriority int
+	var whProvinces string
+	add := &cobra.Command{
+		Use: "add CODE [NAME]", Short: "Add a warehouse (--priority, --provinces steer order routing)", Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := ""
+			in := inventory.WarehouseInput{Code: args[0], Provinces: splitProvinceList(whProvinces)}
 			if len(args) == 2 {
-				name = args[1]
+				in.Name = args[1]
+			}
+			if cmd.Flags().Changed("priority") {
+				in.Priority = &whPriority
 			}
 			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
-				w, err := s.CreateWarehouse(ctx, args[0], name)
+				w, err := s.CreateWarehouseFrom(ctx, in)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "warehouse %s (%s) id %s\n", w.Code, w.Name, w.ID)
+				fmt.Fprintf(cmd.OutOrStdout(), "warehouse %s (%s) id %s priority %d provinces %s\n", w.Code, w.Name, w.ID, w.Priority, provinceList(w.Provinces))
 				return nil
 			})
 		},
-	}, &cobra.Command{
+	}
+	var whName string
+	var whActive bool
+	set := &cobra.Command{
+		Use:   "set CODE",
+		Short: "Change a warehouse (id or code): --name, --active, --priority, --provinces (\"\" clears)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p inventory.WarehousePatch
+			if cmd.Flags().Changed("name") {
+				p.Name = &whName
+			}
+			if cmd.Flags().Changed("active") {
+				p.Active = &whActive
+			}
+			if cmd.Flags().Changed("priority") {
+				p.Priority = &whPriority
+			}
+			if cmd.Flags().Changed("provinces") {
+				ps := splitProvinceList(whProvinces)
+				p.Provinces = &ps
+			}
+			if p == (inventory.WarehousePatch{}) {
+				return errs.E(errs.Invalid, "nothing to change: give --name, --active, --priority or --provinces")
+			}
+			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
+				w, err := s.UpdateWarehouse(ctx, args[0], p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "warehouse %s (%s) active %t priority %d provinces %s\n", w.Code, w.Name, w.Active, w.Priority, provinceList(w.Provinces))
+				return nil
+			})
+		},
+	}
+	for _, sub := range []*cobra.Command{add, set} {
+		sub.Flags().IntVar(&whPriority, "priority", inventory.DefaultWarehousePriority, "routing priority, lower is preferred (0 or more)")
+		sub.Flags().StringVar(&whProvinces, "provinces", "", "provinces served, comma-separated names or GB/T 2260 codes (浙江,上海 or 33,31)")
+	}
+	set.Flags().StringVar(&whName, "name", "", "new name")
+	set.Flags().BoolVar(&whActive, "active", true, "whether orders may be routed there (--active=false to deactivate)")
+	whCmd.AddCommand(add, set, &cobra.Command{
 		Use: "list", Short: "List warehouses", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return c.withInventory(cmd, func(ctx context.Context, s *inventory.Service) error {
@@ -131,9 +178,9 @@ func (c *cli) stockCmd() *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CODE\tNAME\tID")
+				fmt.Fprintln(tw, "CODE\tNAME\tACTIVE\tPRIORITY\tPROVINCES\tID")
 				for _, w := range ws {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", w.Code, w.Name, w.ID)
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\n", w.Code, w.Name, w.Active, w.Priority, provinceList(w.Provinces), w.ID)
 				}
 				return tw.Flush()
 			})
@@ -364,4 +411,26 @@ func printBalance(cmd *cobra.Command, ctx context.Context, s *inventory.Service,
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s: on hand %d, reserved %d, available %d, in transit %d, defective %d\n",
 		w.Code, sku, b.OnHand, b.Reserved, b.Available, b.InTransit, b.Defective)
 	return nil
+}
+
+// splitProvinceList reads --provinces: names or codes separated by commas
+// (ASCII or full-width) or 、.
+func splitProvinceList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '，' || r == '、' })
+}
+
+// provinceList shows province codes with their names: "33 浙江省, 31 上海市";
+// "-" for none.
+func provinceList(codes []string) string {
+	if len(codes) == 0 {
+		return "-"
+	}
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = c
+		if n, ok := geo.Default().Name(c); ok {
+			out[i] += " " + n
+		}
+	}
+	return strings.Join(out, ", ")
 }
