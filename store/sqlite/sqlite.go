@@ -32,6 +32,7 @@ import (
 	"omnihub/jobs"
 	"omnihub/store"
 	"omnihub/store/sqlstore"
+	"omnihub/store/txgroup"
 )
 
 //go:embed migrations/*.sql
@@ -58,6 +59,9 @@ type DB struct {
 	jobs                  *jobs.Client[*sql.Tx]
 	migs                  []store.Migration
 	ckpt                  *checkpointer
+	// txs shares the writer's transactions between concurrent InTx
+	// callers (group commit).
+	txs txgroup.Group[struct{}]
 }
 
 var _ store.DB = (*DB)(nil)
@@ -81,6 +85,9 @@ func dsn(path string, readOnly bool) string {
 		// fsync it while holding the only write connection. The
 		// checkpointer does that on its own connection (see checkpointer).
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// Savepoints of shared transactions (InTx) journal the pages they
+		// change; keep that journal in memory rather than in temp files.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -128,6 +135,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db := &DB{path: opts.Path, writer: writer, reader: reader, migs: migs,
 		writeStmts: sqlstore.NewStmtCache(writer, 0), readStmts: sqlstore.NewStmtCache(reader, 0)}
 	db.read = sqlstore.Querier{Conn: reader, Codec: codec{}, Stmts: db.readStmts}
+	db.txs.InTx = db.ownTx
 	if db.ckpt, err = startCheckpointer(opts.Path); err != nil {
 		db.Close()
 		return nil, err
@@ -162,7 +170,20 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) store.Row
 	return db.read.QueryRow(ctx, query, args...)
 }
 
+// InTx runs fn in a write transaction. SQLite has one writer, so
+// transactions wait for each other anyway; those that queue up while one
+// runs share the next transaction and its single durable commit, each in a
+// savepoint of its own (package txgroup): a failing fn is rolled back alone
+// and gets its error, exactly as with a transaction of its own. Inside a
+// shared transaction fn gets ctx's values but not its cancellation.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return db.txs.Do(ctx, func(ctx context.Context, tx store.Tx) (struct{}, error) {
+		return struct{}{}, fn(ctx, tx)
+	})
+}
+
+// ownTx is one real transaction on the writer.
+func (db *DB) ownTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return sqlstore.InTx(ctx, db.writer, db.writeStmts, codec{}, store.SQLite, db.jobs, fn, nil)
 }
 
