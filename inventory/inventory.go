@@ -19,6 +19,7 @@ import (
 
 	"omnihub/errs"
 	"omnihub/store"
+	"omnihub/store/txgroup"
 )
 
 // DocRef names a document line a stock change belongs to, such as
@@ -83,6 +84,9 @@ type Options struct {
 type Service struct {
 	db   store.DB
 	opts Options
+	// moves shares transactions between concurrent single stock moves
+	// (Receive, Adjust): see markMoved.
+	moves txgroup.Group[[]string]
 }
 
 // New returns the inventory service over db.
@@ -93,7 +97,9 @@ func New(db store.DB, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{db: db, opts: opts}
+	s := &Service{db: db, opts: opts}
+	s.moves = txgroup.Group[[]string]{InTx: db.InTx, Finish: s.markMoved}
+	return s
 }
 
 // SetBundles installs the bundle resolver after construction (the app wires

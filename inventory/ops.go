@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,8 +36,18 @@ func forUpdate(tx store.Tx) string {
 // break an invariant (negative bucket, reserved above on hand) fails with a
 // conflict naming the SKU, and the caller's transaction is rolled back.
 func (s *Service) applyMoves(ctx context.Context, tx store.Tx, moves []move) error {
+	touched, err := s.writeMoves(ctx, tx, moves)
+	if err != nil {
+		return err
+	}
+	return s.markTx(ctx, tx, touched)
+}
+
+// writeMoves is applyMoves without the re-marking: it returns the SKUs
+// touched, for a caller that marks once for many moves (the move group).
+func (s *Service) writeMoves(ctx context.Context, tx store.Tx, moves []move) ([]string, error) {
 	if len(moves) == 0 {
-		return nil
+		return nil, nil
 	}
 	now := s.now()
 	touched := map[string]bool{}
@@ -44,7 +55,7 @@ func (s *Service) applyMoves(ctx context.Context, tx store.Tx, moves []move) err
 		if m.Delta.OnHand > 0 || m.Delta.InTransit > 0 || m.Delta.Defective > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO inv_balances (warehouse_id, sku_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 				m.WarehouseID, m.SKUID, now); err != nil {
-				return errs.Wrap(err, errs.Internal, "create balance")
+				return nil, errs.Wrap(err, errs.Internal, "create balance")
 			}
 		}
 		var res Buckets
@@ -57,17 +68,17 @@ func (s *Service) applyMoves(ctx context.Context, tx store.Tx, moves []move) err
 			m.Delta.OnHand, m.Delta.Reserved, m.Delta.InTransit, m.Delta.Defective, now, m.WarehouseID, m.SKUID,
 		).Scan(&res.OnHand, &res.Reserved, &res.InTransit, &res.Defective)
 		if isNoRows(err) {
-			return s.moveRefused(ctx, tx, m)
+			return nil, s.moveRefused(ctx, tx, m)
 		}
 		if err != nil {
-			return errs.Wrap(err, errs.Internal, "update balance")
+			return nil, errs.Wrap(err, errs.Internal, "update balance")
 		}
 		if err := insertLedger(ctx, tx, now, []ledgerRow{{m, res}}); err != nil {
-			return err
+			return nil, err
 		}
 		touched[m.SKUID] = true
 	}
-	return s.markTx(ctx, tx, keys(touched))
+	return keys(touched), nil
 }
 
 // moveRefused explains why a guarded update matched no row.
@@ -343,22 +354,33 @@ func (s *Service) Bins(ctx context.Context, warehouse string) ([]Bin, error) {
 
 // ReceiveTx puts qty units of skuID on hand in a warehouse (given by id or code).
 func (s *Service) ReceiveTx(ctx context.Context, tx store.Tx, doc DocRef, warehouse, skuID string, qty int64) error {
-	if err := positive("qty", qty); err != nil {
-		return err
-	}
-	if err := s.requireStockable(ctx, tx, skuID); err != nil {
-		return err
-	}
-	wid, err := requireWarehouse(ctx, tx, warehouse)
+	touched, err := s.receive(ctx, tx, doc, warehouse, skuID, qty)
 	if err != nil {
 		return err
 	}
-	return s.applyMoves(ctx, tx, []move{{WarehouseID: wid, SKUID: skuID, Reason: ReasonReceive, Doc: doc, Delta: Buckets{OnHand: qty}}})
+	return s.markTx(ctx, tx, touched)
 }
 
-// Receive is ReceiveTx in a transaction of its own.
+func (s *Service) receive(ctx context.Context, tx store.Tx, doc DocRef, warehouse, skuID string, qty int64) ([]string, error) {
+	if err := positive("qty", qty); err != nil {
+		return nil, err
+	}
+	if err := s.requireStockable(ctx, tx, skuID); err != nil {
+		return nil, err
+	}
+	wid, err := requireWarehouse(ctx, tx, warehouse)
+	if err != nil {
+		return nil, err
+	}
+	return s.writeMoves(ctx, tx, []move{{WarehouseID: wid, SKUID: skuID, Reason: ReasonReceive, Doc: doc, Delta: Buckets{OnHand: qty}}})
+}
+
+// Receive is ReceiveTx in a transaction shared with concurrent single moves
+// (see markMoved).
 func (s *Service) Receive(ctx context.Context, doc DocRef, warehouse, skuID string, qty int64) error {
-	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return s.ReceiveTx(ctx, tx, doc, warehouse, skuID, qty) })
+	return s.moves.Do(ctx, func(ctx context.Context, tx store.Tx) ([]string, error) {
+		return s.receive(ctx, tx, doc, warehouse, skuID, qty)
+	})
 }
 
 // Adjustment changes on-hand stock either by a delta (reason adjust) or to a
@@ -375,32 +397,40 @@ type Adjustment struct {
 // reserved is refused: release or reallocate those reservations first, so
 // that available never goes negative.
 func (s *Service) AdjustTx(ctx context.Context, tx store.Tx, a Adjustment) error {
+	touched, err := s.adjust(ctx, tx, a)
+	if err != nil {
+		return err
+	}
+	return s.markTx(ctx, tx, touched)
+}
+
+func (s *Service) adjust(ctx context.Context, tx store.Tx, a Adjustment) ([]string, error) {
 	if a.SKUID == "" {
-		return errs.WithField("sku_id", "is required")
+		return nil, errs.WithField("sku_id", "is required")
 	}
 	if (a.Delta == nil) == (a.Counted == nil) {
-		return errs.E(errs.Invalid, "give either delta or counted")
+		return nil, errs.E(errs.Invalid, "give either delta or counted")
 	}
 	if err := s.requireStockable(ctx, tx, a.SKUID); err != nil {
-		return err
+		return nil, err
 	}
 	wid, err := requireWarehouse(ctx, tx, a.WarehouseID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := move{WarehouseID: wid, SKUID: a.SKUID, Doc: a.Doc}
 	if a.Delta != nil {
 		if *a.Delta == 0 {
-			return errs.WithField("delta", "must not be zero")
+			return nil, errs.WithField("delta", "must not be zero")
 		}
 		m.Reason, m.Delta.OnHand = ReasonAdjust, *a.Delta
 	} else {
 		if *a.Counted < 0 {
-			return errs.WithField("counted", "must not be negative")
+			return nil, errs.WithField("counted", "must not be negative")
 		}
 		cur, _, err := balanceTx(ctx, tx, wid, a.SKUID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		m.Reason, m.Delta.OnHand = ReasonStocktake, *a.Counted-cur.OnHand
 		if m.Delta.OnHand == 0 {
@@ -408,17 +438,20 @@ func (s *Service) AdjustTx(ctx context.Context, tx store.Tx, a Adjustment) error
 			// stock was last counted.
 			if _, err := tx.Exec(ctx, `INSERT INTO inv_balances (warehouse_id, sku_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 				wid, a.SKUID, s.now()); err != nil {
-				return errs.Wrap(err, errs.Internal, "create balance")
+				return nil, errs.Wrap(err, errs.Internal, "create balance")
 			}
-			return insertLedger(ctx, tx, s.now(), []ledgerRow{{m, cur}})
+			return nil, insertLedger(ctx, tx, s.now(), []ledgerRow{{m, cur}})
 		}
 	}
-	return s.applyMoves(ctx, tx, []move{m})
+	return s.writeMoves(ctx, tx, []move{m})
 }
 
-// Adjust is AdjustTx in a transaction of its own.
+// Adjust is AdjustTx in a transaction shared with concurrent single moves
+// (see markMoved).
 func (s *Service) Adjust(ctx context.Context, a Adjustment) error {
-	return s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return s.AdjustTx(ctx, tx, a) })
+	return s.moves.Do(ctx, func(ctx context.Context, tx store.Tx) ([]string, error) {
+		return s.adjust(ctx, tx, a)
+	})
 }
 
 // ---- Release, ship, restock ----
@@ -726,4 +759,19 @@ func transferQ(ctx context.Context, q store.Querier, id string) (Transfer, error
 		t.Lines = append(t.Lines, l)
 	}
 	return t, errs.Wrap(rows.Err(), errs.Internal, "read transfer lines")
+}
+
+// markMoved is the move group's Finish: the sellable numbers of every SKU
+// the transaction's moves touched are recomputed and marked once, not once
+// per move. Under a stream of receipts and adjustments (a warehouse
+// scanning, a stock sheet, a live-stream sale's restocks) this is most of a
+// move's cost: reading every shop's policy and the SKU's balances, and
+// upserting one mark per shop.
+func (s *Service) markMoved(ctx context.Context, tx store.Tx, touched [][]string) error {
+	var all []string
+	for _, t := range touched {
+		all = append(all, t...)
+	}
+	slices.Sort(all)
+	return s.markTx(ctx, tx, slices.Compact(all))
 }
