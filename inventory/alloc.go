@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -318,18 +319,18 @@ func (s *Service) markTx(ctx context.Context, tx store.Tx, skus []string) error 
 		}
 		sell := in.compute(tlist[:n])
 		now := s.now()
-		var args []any
+		var rows []markRow
 		for _, p := range in.policies {
 			for _, sku := range tlist[:n] {
 				v := sell[p.ShopID][sku]
 				if prev, ok := in.marks[[2]string{p.ShopID, sku}]; ok && prev == v {
 					continue
 				}
-				args = append(args, p.ShopID, sku, v, now)
+				rows = append(rows, markRow{p.ShopID, sku, v})
 				changedShops[p.ShopID] = true
 			}
 		}
-		if err := upsertMarks(ctx, tx, args); err != nil {
+		if err := upsertMarks(ctx, tx, now, rows); err != nil {
 			return err
 		}
 		tlist = tlist[n:]
@@ -340,26 +341,55 @@ func (s *Service) markTx(ctx context.Context, tx store.Tx, skus []string) error 
 	return nil
 }
 
-func upsertMarks(ctx context.Context, tx store.Tx, args []any) error {
-	const per = 4
+// markRow is one (shop, SKU) sellable number to mark for pushing.
+type markRow struct {
+	shopID, skuID string
+	sellable      int64
+}
+
+// upsertMarks marks the rows in one statement per chunk, of constant text
+// whatever the number of rows (json_each on SQLite, unnest on PostgreSQL),
+// so that it is prepared once.
+func upsertMarks(ctx context.Context, tx store.Tx, now time.Time, rows []markRow) error {
 	const chunk = 500
-	for len(args) > 0 {
-		n := min(len(args)/per, chunk)
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO stock_push_marks (shop_id, sku_id, sellable, marked_at, version, pushed_version) VALUES `)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				sb.WriteByte(',')
+	for len(rows) > 0 {
+		part := rows[:min(len(rows), chunk)]
+		rows = rows[len(part):]
+		var err error
+		if tx.Engine() == store.Postgres {
+			shops, skus, sell := make([]string, len(part)), make([]string, len(part)), make([]int64, len(part))
+			for i, r := range part {
+				shops[i], skus[i], sell[i] = r.shopID, r.skuID, r.sellable
 			}
-			k := i * per
-			sb.WriteString("($" + itoa(k+1) + ",$" + itoa(k+2) + ",$" + itoa(k+3) + ",$" + itoa(k+4) + ",1,0)")
+			_, err = tx.Exec(ctx, `INSERT INTO stock_push_marks (shop_id, sku_id, sellable, marked_at, version, pushed_version)
+				SELECT m.shop_id, m.sku_id, m.sellable, $4, 1, 0 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m (shop_id, sku_id, sellable)
+				ON CONFLICT (shop_id, sku_id) DO UPDATE SET sellable = excluded.sellable, marked_at = excluded.marked_at,
+					version = stock_push_marks.version + 1`, shops, skus, sell, now)
+		} else {
+			b := make([]byte, 0, 48*len(part)+2)
+			b = append(b, '[')
+			for i, r := range part {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, '[')
+				b = appendJSONString(b, r.shopID)
+				b = append(b, ',')
+				b = appendJSONString(b, r.skuID)
+				b = append(b, ',')
+				b = strconv.AppendInt(b, r.sellable, 10)
+				b = append(b, ']')
+			}
+			b = append(b, ']')
+			// "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+			_, err = tx.Exec(ctx, `INSERT INTO stock_push_marks (shop_id, sku_id, sellable, marked_at, version, pushed_version)
+				SELECT value->>0, value->>1, value->>2, $1, 1, 0 FROM json_each($2) WHERE true
+				ON CONFLICT (shop_id, sku_id) DO UPDATE SET sellable = excluded.sellable, marked_at = excluded.marked_at,
+					version = stock_push_marks.version + 1`, now, string(b))
 		}
-		sb.WriteString(` ON CONFLICT (shop_id, sku_id) DO UPDATE SET sellable = excluded.sellable, marked_at = excluded.marked_at,
-			version = stock_push_marks.version + 1`)
-		if _, err := tx.Exec(ctx, sb.String(), args[:n*per]...); err != nil {
+		if err != nil {
 			return errs.Wrap(err, errs.Internal, "upsert push marks")
 		}
-		args = args[n*per:]
 	}
 	return nil
 }
@@ -635,10 +665,44 @@ type PushAck struct {
 // write). A version never marked, or older than already acknowledged,
 // changes nothing.
 func (s *Service) AckPushesTx(ctx context.Context, tx store.Tx, shopID string, acks []PushAck) error {
+	// One row per SKU, its highest version: an UPDATE … FROM that matched
+	// a SKU twice would apply either.
+	newest := make(map[string]int64, len(acks))
 	for _, a := range acks {
-		if _, err := tx.Exec(ctx, `UPDATE stock_push_marks SET pushed_version = $1
-			WHERE shop_id = $2 AND sku_id = $3 AND pushed_version < $1 AND version >= $1`, a.Version, shopID, a.SKUID); err != nil {
-			return errs.Wrap(err, errs.Internal, "acknowledge push of shop %s SKU %s", shopID, a.SKUID)
+		newest[a.SKUID] = max(newest[a.SKUID], a.Version)
+	}
+	if len(newest) != len(acks) {
+		acks = make([]PushAck, 0, len(newest))
+		for k, v := range newest {
+			acks = append(acks, PushAck{k, v})
+		}
+	}
+	const chunk = 500
+	for len(acks) > 0 {
+		part := acks[:min(len(acks), chunk)]
+		acks = acks[len(part):]
+		var err error
+		if tx.Engine() == store.Postgres {
+			skus, vers := make([]string, len(part)), make([]int64, len(part))
+			for i, a := range part {
+				skus[i], vers[i] = a.SKUID, a.Version
+			}
+			_, err = tx.Exec(ctx, `UPDATE stock_push_marks m SET pushed_version = a.version
+				FROM unnest($2::text[], $3::bigint[]) AS a (sku_id, version)
+				WHERE m.shop_id = $1 AND m.sku_id = a.sku_id AND m.pushed_version < a.version AND m.version >= a.version`,
+				shopID, skus, vers)
+		} else {
+			// SQLite: one cached statement per row is an index lookup
+			// each; an UPDATE … FROM json_each was planned as a scan.
+			for _, a := range part {
+				if _, err = tx.Exec(ctx, `UPDATE stock_push_marks SET pushed_version = $1
+					WHERE shop_id = $2 AND sku_id = $3 AND pushed_version < $1 AND version >= $1`, a.Version, shopID, a.SKUID); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "acknowledge %d pushes of shop %s", len(part), shopID)
 		}
 	}
 	return nil
