@@ -3,6 +3,7 @@ package sync
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -63,7 +64,15 @@ const (
 	pushPoll = 50 * time.Millisecond
 	// pushGather lets a woken job collect the changes committing with the
 	// one that woke it, so that a cycle is not one SKU at a time.
-	pushGather = 100 * time.Millisecond
+	pushGather = 20 * time.Millisecond
+	// pushInterval spaces the cycles of a busy shop: a cycle starts at
+	// least this long after the previous one started. The platforms' batch
+	// stock APIs take one item's SKUs per call, so a cycle costs about one
+	// call per item touched, however many changes it carries; spacing the
+	// cycles lets each carry a quarter second of changes instead of a few
+	// milliseconds' worth. A shop that was quiet is pushed after
+	// pushGather only.
+	pushInterval = 250 * time.Millisecond
 	// pushHeld is the snooze of a job that finds its shop's lease held.
 	pushHeld = 20 * time.Millisecond
 )
@@ -248,6 +257,7 @@ func (e *Engine) pushWhileBusy(ctx context.Context, shopID string, until time.Ti
 	defer done()
 	quietSince := time.Now()
 	for {
+		cycleStart := time.Now()
 		n, more, err := e.pushPending(ctx, shopID, until)
 		if err != nil {
 			return err
@@ -270,8 +280,15 @@ func (e *Engine) pushWhileBusy(ctx context.Context, shopID string, until time.Ti
 		case <-ctx.Done():
 			return nil // released; what is pending has a round or the tick's net
 		case <-wake:
-			time.Sleep(pushGather)
+			wait := pushGather
+			if n > 0 {
+				wait = max(wait, time.Until(cycleStart.Add(pushInterval)))
+			}
+			time.Sleep(wait)
 		case <-time.After(pushPoll):
+			if n > 0 {
+				time.Sleep(time.Until(cycleStart.Add(pushInterval)))
+			}
 		}
 	}
 }
@@ -384,6 +401,11 @@ func (e *Engine) pushPending(ctx context.Context, shopID string, until time.Time
 		}
 		if stop != nil {
 			return handled, false, stop
+		}
+		if len(marks) < e.cfg.PushBatch {
+			// Everything pending went out; what came in meanwhile waits
+			// for the next cycle (pushWhileBusy spaces them).
+			return handled, false, nil
 		}
 	}
 	return handled, true, nil
@@ -509,37 +531,48 @@ func (e *Engine) finishRound(ctx context.Context, shopID string, r *pushRound) e
 	return nil
 }
 
-// recordPushesTx appends to the push log: what was pushed, and when.
+// recordPushesTx appends to the push log: what was pushed, and when. One
+// statement per chunk, of constant text whatever the number of rows
+// (json_each on SQLite, unnest on PostgreSQL), so that it is prepared once.
 func (e *Engine) recordPushesTx(ctx context.Context, tx store.Tx, shopID string, rows []pushLogRow) error {
-	const per, chunk = 9, 100
+	const chunk = 500
 	now := store.UTC(e.now())
 	for len(rows) > 0 {
-		n := min(len(rows), chunk)
-		var sb strings.Builder
-		args := make([]any, 0, n*per)
-		sb.WriteString(`INSERT INTO sync_push_log (id, shop_id, sku_id, platform_sku_id, quantity, version, ok, error, pushed_at) VALUES `)
-		for i, r := range rows[:n] {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteByte('(')
-			for k := range per {
-				if k > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteString("$" + strconv.Itoa(i*per+k+1))
-			}
-			sb.WriteByte(')')
-			msg := ""
+		part := rows[:min(len(rows), chunk)]
+		rows = rows[len(part):]
+		n := len(part)
+		id, sku, psku, msg := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		qty, ver := make([]int64, n), make([]int64, n)
+		ok := make([]bool, n)
+		for i, r := range part {
+			id[i], sku[i], psku[i], qty[i], ver[i], ok[i] = ids.New(), r.skuID, r.platformSKUID, r.qty, r.version, r.err == nil
 			if r.err != nil {
-				msg = r.err.Error()
+				msg[i] = r.err.Error()
 			}
-			args = append(args, ids.New(), shopID, r.skuID, r.platformSKUID, r.qty, r.version, r.err == nil, msg, now)
 		}
-		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+		var err error
+		if tx.Engine() == store.Postgres {
+			_, err = tx.Exec(ctx, `INSERT INTO sync_push_log (id, shop_id, sku_id, platform_sku_id, quantity, version, ok, error, pushed_at)
+				SELECT r.id, $1, r.sku_id, r.platform_sku_id, r.quantity, r.version, r.ok, r.error, $2
+				FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::boolean[], $9::text[])
+					AS r (id, sku_id, platform_sku_id, quantity, version, ok, error)`,
+				shopID, now, id, sku, psku, qty, ver, ok, msg)
+		} else {
+			rs := make([][]any, n)
+			for i := range n {
+				rs[i] = []any{id[i], sku[i], psku[i], qty[i], ver[i], ok[i], msg[i]}
+			}
+			var js []byte
+			if js, err = json.Marshal(rs); err != nil {
+				return errs.Wrap(err, errs.Internal, "encode stock pushes of shop %s", shopID)
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO sync_push_log (id, shop_id, sku_id, platform_sku_id, quantity, version, ok, error, pushed_at)
+				SELECT value->>0, $1, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, $2 FROM json_each($3)`,
+				shopID, now, string(js))
+		}
+		if err != nil {
 			return errs.Wrap(err, errs.Internal, "record stock pushes of shop %s", shopID)
 		}
-		rows = rows[n:]
 	}
 	return nil
 }

@@ -170,3 +170,63 @@ func TestPushBatchesByItemAndAcksPerSKU(t *testing.T) {
 		}
 	})
 }
+
+// Under a steady stream of changes a shop's push cycles are spaced by
+// pushInterval: the calls follow the cycles, not the changes, and every
+// change still reaches the channel.
+func TestBusyShopCyclesAreSpaced(t *testing.T) {
+	storetest.ForEachEngineWithJobs(t, jobCfg(), func(t *testing.T, db store.DB) {
+		ctx := context.Background()
+		r := newRig(t, db, Config{})
+		sh := r.addShop(t, "paced").ID
+		stock := newFakeStock()
+		plat := &batchPusher{max: 20}
+		e := New(Config{}, Deps{DB: db, Shops: r.shops, Stock: stock, Listings: itemListings{}, Orders: r.orders,
+			Connectors: func(channel.Platform, string) (channel.Connector, error) { return plat, nil }})
+		// One item (sku-0..3): every cycle is one call however many
+		// changes it carries.
+		const run = 1500 * time.Millisecond
+		done := make(chan struct{})
+		var changes int
+		go func() {
+			defer close(done)
+			for start := time.Now(); time.Since(start) < run; changes++ {
+				stock.set(ctx, t, db, e, sh, fmt.Sprintf("sku-%d", changes%4), int64(changes))
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+		if err := e.pushWhileBusy(ctx, sh, time.Now().Add(run+2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if _, _, err := e.pushPending(ctx, sh, time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		plat.mu.Lock()
+		calls := len(plat.batches)
+		last := map[string]int64{}
+		for _, b := range plat.batches {
+			for _, u := range b {
+				last[u.PlatformSKUID] = u.Quantity
+			}
+		}
+		plat.mu.Unlock()
+		// At most one cycle per interval over the run, plus the first, the
+		// one after the stream stops and the final drain.
+		if max := int(run/pushInterval) + 3; calls > max {
+			t.Errorf("%d calls for %d changes in %s, want at most %d (one per %s)", calls, changes, run, max, pushInterval)
+		}
+		stock.mu.Lock()
+		defer stock.mu.Unlock()
+		for k, want := range stock.truth {
+			var n int
+			fmt.Sscanf(k[1], "sku-%d", &n)
+			if got := last[fmt.Sprintf("p-%02d", n)]; got != want {
+				t.Errorf("%s: channel got %d, want the latest %d", k[1], got, want)
+			}
+		}
+		if changes < 50 {
+			t.Fatalf("only %d changes were made; the test proves nothing", changes)
+		}
+	})
+}
