@@ -14,6 +14,8 @@ import (
 	"omnihub/bench"
 	"omnihub/channel/douyin/douyinsim"
 	"omnihub/channel/taobao/taobaosim"
+	"omnihub/order"
+	"omnihub/store"
 )
 
 // Summary is what a run did and whether the invariants held.
@@ -92,9 +94,10 @@ type Recorder struct {
 }
 
 type sale struct {
-	shop int
-	code string
-	at   time.Time
+	shop    int
+	code    string
+	orderID string // platform order id
+	at      time.Time
 }
 
 // NewRecorder returns an empty recorder.
@@ -230,7 +233,11 @@ func (w *World) Run(ctx context.Context, rec *Recorder) (Summary, error) {
 	sum.Elapsed = time.Since(start)
 	if rec != nil {
 		sum.PropagationP50, sum.PropagationP99 = rec.prop.Percentile(50), rec.prop.Percentile(99)
-		sum.CrossShopP50, sum.CrossShopP99 = rec.crossShop()
+		refused, err := refusedOrders(ctx, w.App.DB)
+		if err != nil {
+			return sum, err
+		}
+		sum.CrossShopP50, sum.CrossShopP99 = rec.crossShop(refused)
 	}
 	if sum.SaleDuration > 0 {
 		sum.OrdersPerSecond = float64(sum.PlatformOrders) / sum.SaleDuration.Seconds()
@@ -285,7 +292,7 @@ func (w *World) douyinSale(ctx context.Context, idx int, s ShopSim, rec *Recorde
 		OnOrder: func(fo douyinsim.FlashOrder) {
 			if rec != nil && fo.Paid {
 				rec.mu.Lock()
-				rec.sales = append(rec.sales, sale{shop: idx, code: codeOf[fo.SkuID], at: time.Now()})
+				rec.sales = append(rec.sales, sale{shop: idx, code: codeOf[fo.SkuID], orderID: strconv.FormatInt(fo.OrderID, 10), at: time.Now()})
 				rec.mu.Unlock()
 			}
 		},
@@ -521,11 +528,18 @@ func (w *World) measure(ctx context.Context, sum Summary, tbTrades [][]int64) (S
 // crossShop computes, for each paid flash-sale order on one live shop, the
 // time until every other Douyin shop received a stock update for that SKU
 // (sale → webhook → ingest → reserve → mark → push → other platform).
-func (r *Recorder) crossShop() (p50, p99 time.Duration) {
+// Orders OmniHub refused for want of stock (refused: platform order ids) are
+// left out: they move no stock, so the other shop rightly gets no update for
+// them, and the next one (often the end-of-sale correction) would be timed
+// as if it were theirs.
+func (r *Recorder) crossShop(refused map[string]bool) (p50, p99 time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var l bench.Latencies
 	for _, s := range r.sales {
+		if refused[s.orderID] {
+			continue
+		}
 		var worst time.Duration
 		ok := true
 		for shop, byCode := range r.syncs {
@@ -545,6 +559,26 @@ func (r *Recorder) crossShop() (p50, p99 time.Duration) {
 		}
 	}
 	return l.Percentile(50), l.Percentile(99)
+}
+
+// refusedOrders returns the platform order ids OmniHub held out_of_stock.
+func refusedOrders(ctx context.Context, db store.DB) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT platform_order_id, hold_reasons FROM orders WHERE hold_reasons <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id, holds string
+		if err := rows.Scan(&id, &holds); err != nil {
+			return nil, err
+		}
+		if strings.Contains(","+holds+",", ","+order.ReasonOutOfStock+",") {
+			out[id] = true
+		}
+	}
+	return out, rows.Err()
 }
 
 // stockSynced records that a Douyin shop's platform accepted a stock sync.
