@@ -155,6 +155,85 @@ func (s *Service) ResolveTx(ctx context.Context, tx store.Tx, shopID, platformIt
 	return skuID, true, nil
 }
 
+// ListingRef names one order line's listing, as ResolveTx takes it.
+type ListingRef struct {
+	PlatformItemID, PlatformSKUID, OuterCode string
+}
+
+// ResolveManyTx is ResolveTx for many lines of one shop: the listings
+// already bound are read in one query per chunk (an order batch would
+// otherwise make a round trip per listing, which on PostgreSQL is most of
+// its time); the others go through ResolveTx one by one (by outer code,
+// binding them; that happens once per listing). The answer holds the
+// listings that resolved.
+func (s *Service) ResolveManyTx(ctx context.Context, tx store.Tx, shopID string, refs []ListingRef) (map[ListingRef]string, error) {
+	out := make(map[ListingRef]string, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	type pair struct{ item, sku string }
+	bound := map[pair]string{}
+	skus := map[string]bool{}
+	for _, r := range refs {
+		skus[r.PlatformSKUID] = true
+	}
+	list := make([]string, 0, len(skus))
+	for k := range skus {
+		list = append(list, k)
+	}
+	// One statement of constant text whatever the number of listings:
+	// a JSON array on SQLite, an array parameter on PostgreSQL.
+	var q string
+	var arg any
+	if tx.Engine() == store.Postgres {
+		q = `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
+			WHERE shop_id = $1 AND platform_sku_id = ANY($2::text[])`
+		arg = list
+	} else {
+		js, err := json.Marshal(list)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "resolve listings")
+		}
+		q = `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
+			WHERE shop_id = $1 AND platform_sku_id IN (SELECT value FROM json_each($2))`
+		arg = string(js)
+	}
+	rows, err := tx.Query(ctx, q, shopID, arg)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "resolve listings")
+	}
+	for rows.Next() {
+		var p pair
+		var id string
+		if err := rows.Scan(&p.item, &p.sku, &id); err != nil {
+			rows.Close()
+			return nil, errs.Wrap(err, errs.Internal, "resolve listings")
+		}
+		bound[p] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "resolve listings")
+	}
+	for _, r := range refs {
+		if _, done := out[r]; done {
+			continue
+		}
+		if id, ok := bound[pair{r.PlatformItemID, r.PlatformSKUID}]; ok {
+			out[r] = id
+			continue
+		}
+		id, ok, err := s.ResolveTx(ctx, tx, shopID, r.PlatformItemID, r.PlatformSKUID, r.OuterCode)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[r] = id
+		}
+	}
+	return out, nil
+}
+
 // Resolve is ResolveTx in a transaction of its own.
 func (s *Service) Resolve(ctx context.Context, shopID, platformItemID, platformSKUID, outerCode string) (skuID string, ok bool, err error) {
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -375,6 +375,11 @@ type ruleHit struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// resolveKey keys the batch's cache of SKU resolutions.
+func resolveKey(shopID, itemID, skuID, outerCode string) string {
+	return shopID + "\x00" + itemID + "\x00" + skuID + "\x00" + outerCode
+}
+
 // audit runs the automatic audit of a paid order and moves it on: to the
 // exception queue (unbound SKU), held (a rule or stock), or approved with
 // its warehouse, courier, parts and reservation.
@@ -395,7 +400,7 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, b *batch, o *Order, ac
 		if s.opts.Resolver == nil {
 			l.SKUID = l.OuterCode
 		} else {
-			ck := o.ShopID + "\x00" + l.PlatformItemID + "\x00" + l.PlatformSKUID + "\x00" + l.OuterCode
+			ck := resolveKey(o.ShopID, l.PlatformItemID, l.PlatformSKUID, l.OuterCode)
 			id, cached := b.resolved[ck]
 			if !cached {
 				var ok bool

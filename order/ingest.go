@@ -234,6 +234,37 @@ type existingRow struct {
 	paidAt   *time.Time
 }
 
+// preResolve resolves the lines of the orders a batch will audit in one
+// go, when the resolver can (SKUBatchResolver), filling the batch's cache
+// that audit reads.
+func (s *Service) preResolve(ctx context.Context, tx store.Tx, b *batch, shopID string, changing []string, byPID map[string][]prepared) error {
+	br, ok := s.opts.Resolver.(SKUBatchResolver)
+	if !ok || len(changing) == 0 {
+		return nil
+	}
+	seen := map[ListingRef]bool{}
+	var refs []ListingRef
+	for _, pid := range changing {
+		for _, p := range byPID[pid] {
+			for _, l := range p.in.Lines {
+				r := ListingRef{l.PlatformItemID, l.PlatformSKUID, l.OuterSKUID}
+				if !seen[r] {
+					seen[r] = true
+					refs = append(refs, r)
+				}
+			}
+		}
+	}
+	got, err := br.ResolveManyTx(ctx, tx, shopID, refs)
+	if err != nil {
+		return errs.Wrap(err, errs.CodeOf(err), "resolve the SKUs of %d listings", len(refs))
+	}
+	for _, r := range refs {
+		b.resolved[resolveKey(shopID, r.PlatformItemID, r.PlatformSKUID, r.OuterCode)] = got[r]
+	}
+	return nil
+}
+
 func (e existingRow) version() orderVersion { return orderVersion{e.modified, e.status, e.hash} }
 
 func placeholders(start, n int) string {
@@ -317,6 +348,9 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		return err
 	}
 	if err := s.loadSiblings(ctx, tx, b, shopID, changing, byPID); err != nil {
+		return err
+	}
+	if err := s.preResolve(ctx, tx, b, shopID, changing, byPID); err != nil {
 		return err
 	}
 	for _, e := range existing {

@@ -71,6 +71,19 @@ type SKUResolver interface {
 	ResolveTx(ctx context.Context, tx store.Tx, shopID, platformItemID, platformSKUID, outerCode string) (skuID string, ok bool, err error)
 }
 
+// ListingRef names the listing of an order line, as a resolver takes it.
+type ListingRef struct {
+	PlatformItemID, PlatformSKUID, OuterCode string
+}
+
+// SKUBatchResolver is an SKUResolver that also resolves many lines of one
+// shop at once. Ingest uses it, when the resolver has it, to resolve a
+// batch's lines before auditing them, instead of one query per listing.
+type SKUBatchResolver interface {
+	SKUResolver
+	ResolveManyTx(ctx context.Context, tx store.Tx, shopID string, refs []ListingRef) (map[ListingRef]string, error)
+}
+
 // SKUInfo is what courier and split rules know of a SKU.
 type SKUInfo struct {
 	WeightGrams int64

@@ -205,5 +205,5 @@ func orderBenchDeps(ctx context.Context, db store.DB, skus []string) (order.Stoc
 			return nil, nil, "", err
 		}
 	}
-	return app.OrderStock(inv), cat, wh.ID, nil
+	return app.OrderStock(inv), app.OrderResolver(cat), wh.ID, nil
 }

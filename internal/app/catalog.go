@@ -16,7 +16,7 @@ func (a *App) wireCatalog() {
 	a.Catalog.Routes(a.API)
 	if a.Orders != nil {
 		a.Catalog.SetOnBound(a.OrdersOnBound)
-		a.Orders.SetResolver(a.Catalog)
+		a.Orders.SetResolver(OrderResolver(a.Catalog))
 	}
 }
 

@@ -45,7 +45,7 @@ func (a *App) ConnectOrders(inv *inventory.Service, cat *catalog.Service) {
 		})
 	}
 	if cat != nil {
-		a.Orders.SetResolver(cat)
+		a.Orders.SetResolver(OrderResolver(cat))
 		a.Orders.SetSKUInfo(OrderSKUInfo(cat))
 	}
 }
@@ -141,4 +141,27 @@ func OrderSKUInfo(cat *catalog.Service) order.SKUInfoFunc {
 		mu.Unlock()
 		return e.info, e.ok
 	}
+}
+
+// OrderResolver adapts the catalog to order.SKUBatchResolver, so that an
+// order batch resolves its lines' SKUs in one query rather than one per
+// listing.
+func OrderResolver(cat *catalog.Service) order.SKUBatchResolver { return orderResolver{cat} }
+
+type orderResolver struct{ *catalog.Service }
+
+func (r orderResolver) ResolveManyTx(ctx context.Context, tx store.Tx, shopID string, refs []order.ListingRef) (map[order.ListingRef]string, error) {
+	in := make([]catalog.ListingRef, len(refs))
+	for i, x := range refs {
+		in[i] = catalog.ListingRef(x)
+	}
+	got, err := r.Service.ResolveManyTx(ctx, tx, shopID, in)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[order.ListingRef]string, len(got))
+	for k, v := range got {
+		out[order.ListingRef(k)] = v
+	}
+	return out, nil
 }
