@@ -103,7 +103,7 @@ func (e *Engine) backlogAtLeast(ctx context.Context, shopID string, n int) (bool
 func (e *Engine) burstPull(ctx context.Context, shopID string, puller channel.OrderPuller) error {
 	start := time.Now()
 	defer func() { e.m.CallSeconds.WithLabelValues("burst_pull").Observe(time.Since(start).Seconds()) }()
-	sess, sh, err := e.session(ctx, shopID)
+	sess, sh, err := e.activeSession(ctx, shopID)
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,10 @@ type Config struct {
 	// MemberTTL is how long a member counts as live after its last
 	// heartbeat (default 3 × HeartbeatEvery).
 	MemberTTL time.Duration
+	// PausedRecheck is how long a job of a paused shop snoozes before it
+	// looks at the shop again (default 12 × TickEvery: one minute at the
+	// default tick). After a resume, queued work starts within it.
+	PausedRecheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -172,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemberTTL <= 0 {
 		c.MemberTTL = 3 * c.HeartbeatEvery
+	}
+	if c.PausedRecheck <= 0 {
+		c.PausedRecheck = 12 * c.TickEvery
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	return c
@@ -344,8 +351,8 @@ func (e *Engine) waitAPI(ctx context.Context, sh shop.Shop, sess channel.Session
 	return e.appLimiter("app:"+string(sh.Platform)+":"+sess.Credentials.AppKey+":"+api, e.cfg.PlatformRate).Wait(ctx)
 }
 
-// session opens a shop for a call; a paused shop is not an error, the
-// caller skips it.
+// session opens a shop whatever its status; work that calls the platform
+// or acts for the shop opens it with activeSession (pause.go).
 func (e *Engine) session(ctx context.Context, shopID string) (channel.Session, shop.Shop, error) {
 	return e.deps.Shops.Session(ctx, shopID)
 }
@@ -358,6 +365,11 @@ func (e *Engine) classify(ctx context.Context, sh shop.Shop, kind string, err er
 		e.observe(sh.ID, kind, true)
 		return nil
 	}
+	if isPaused(err) {
+		// Paused between two calls (pullWindow checks at each page): no
+		// platform failure, the job waits for the resume.
+		return err
+	}
 	e.observe(sh.ID, kind, false)
 	if channel.IsRateLimited(err) {
 		d := channel.RetryAfterOf(err)
@@ -368,7 +380,11 @@ func (e *Engine) classify(ctx context.Context, sh shop.Shop, kind string, err er
 		return river.JobSnooze(d)
 	}
 	if channel.IsAuthExpired(err) {
-		if rerr := e.refreshShop(ctx, sh.ID); rerr != nil {
+		rerr := e.refreshShop(ctx, sh.ID)
+		if isPaused(rerr) {
+			return rerr
+		}
+		if rerr != nil {
 			return errs.Wrap(rerr, errs.Unauthorized, "%s: session expired and refresh failed", kind)
 		}
 		return river.JobSnooze(10 * time.Millisecond)

@@ -28,7 +28,7 @@ type consumeWorker struct {
 
 func (w *consumeWorker) Work(ctx context.Context, j *river.Job[ConsumeArgs]) error {
 	e := w.e
-	sess, sh, err := e.session(ctx, j.Args.ShopID)
+	sess, sh, err := e.activeSession(ctx, j.Args.ShopID)
 	if err != nil {
 		return err
 	}
@@ -75,24 +75,35 @@ type processWorker struct {
 }
 
 func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
-	e := w.e
+	err := w.e.processMessage(ctx, j.Args.InboxID)
+	if isPaused(err) {
+		// Parked: the message stays unprocessed in the inbox and the
+		// shop's resume gives it a new job (ResumeTx).
+		return nil
+	}
+	return err
+}
+
+// processMessage applies one inbox message: it re-reads the order or refund
+// the message is about and hands it to the domain.
+func (e *Engine) processMessage(ctx context.Context, inboxID string) error {
 	var (
 		shopID, payload string
 		received        time.Time
 		processed       *time.Time
 	)
-	err := e.deps.DB.QueryRow(ctx, `SELECT shop_id, payload, received_at, processed_at FROM sync_inbox WHERE id = $1`, j.Args.InboxID).Scan(&shopID, &payload, &received, &processed)
+	err := e.deps.DB.QueryRow(ctx, `SELECT shop_id, payload, received_at, processed_at FROM sync_inbox WHERE id = $1`, inboxID).Scan(&shopID, &payload, &received, &processed)
 	if err != nil {
-		return store.NotFoundIfNoRows(err, "inbox message %s", j.Args.InboxID)
+		return store.NotFoundIfNoRows(err, "inbox message %s", inboxID)
 	}
 	if processed != nil {
 		return nil
 	}
 	var m channel.Message
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		return river.JobCancel(errs.Wrap(err, errs.Invalid, "inbox message %s", j.Args.InboxID))
+		return river.JobCancel(errs.Wrap(err, errs.Invalid, "inbox message %s", inboxID))
 	}
-	sess, sh, err := e.session(ctx, shopID)
+	sess, sh, err := e.activeSession(ctx, shopID)
 	if err != nil {
 		return err
 	}
@@ -135,7 +146,7 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 			break
 		}
 		if m.PlatformRefundID == "" {
-			covered, err := e.viaBurst(ctx, shopID, j.Args.InboxID, received, conn)
+			covered, err := e.viaBurst(ctx, shopID, inboxID, received, conn)
 			if err != nil {
 				return err
 			}
@@ -157,7 +168,7 @@ func (w *processWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		e.m.Ingested.WithLabelValues(shopID, "message").Inc()
 	}
 	e.observe(shopID, "process_message", true)
-	_, err = e.deps.DB.Exec(ctx, `UPDATE sync_inbox SET processed_at = $1 WHERE id = $2`, store.UTC(e.now()), j.Args.InboxID)
+	_, err = e.deps.DB.Exec(ctx, `UPDATE sync_inbox SET processed_at = $1 WHERE id = $2`, store.UTC(e.now()), inboxID)
 	return err
 }
 
@@ -228,9 +239,11 @@ func (e *Engine) PushHandler(p channel.Platform, maxBody int64) http.HandlerFunc
 }
 
 // Respond sends a seller's after-sales decision to the platform; the
-// after-sales domain calls it from its own durable job.
+// after-sales domain calls it from its own durable job. While the shop is
+// paused it answers a pausedError, which that job passes on to River as a
+// snooze: the decision goes out after the resume.
 func (e *Engine) Respond(ctx context.Context, shopID string, d channel.RefundDecision) error {
-	sess, sh, err := e.session(ctx, shopID)
+	sess, sh, err := e.activeSession(ctx, shopID)
 	if err != nil {
 		return err
 	}
@@ -248,7 +261,11 @@ func (e *Engine) Respond(ctx context.Context, shopID string, d channel.RefundDec
 	err = rr.AnswerRefund(ctx, sess, d)
 	e.observe(shopID, "answer_refund", err == nil)
 	if channel.IsAuthExpired(err) {
-		if rerr := e.refreshShop(ctx, shopID); rerr == nil {
+		rerr := e.refreshShop(ctx, shopID)
+		if isPaused(rerr) {
+			return rerr
+		}
+		if rerr == nil {
 			sess, _, _ = e.session(ctx, shopID)
 			err = rr.AnswerRefund(ctx, sess, d)
 		}

@@ -202,7 +202,7 @@ func (w *refreshWorker) Work(ctx context.Context, j *river.Job[RefreshTokenArgs]
 
 // refreshShop renews a shop's token and stores it sealed.
 func (e *Engine) refreshShop(ctx context.Context, shopID string) error {
-	sess, sh, err := e.session(ctx, shopID)
+	sess, sh, err := e.activeSession(ctx, shopID)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (w *shipmentWorker) Work(ctx context.Context, j *river.Job[UploadShipmentAr
 	e := w.e
 	start := time.Now()
 	defer func() { e.m.CallSeconds.WithLabelValues("upload_shipment").Observe(time.Since(start).Seconds()) }()
-	sess, sh, err := e.session(ctx, j.Args.ShopID)
+	sess, sh, err := e.activeSession(ctx, j.Args.ShopID)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (w *pullWorker) Work(ctx context.Context, j *river.Job[PullOrdersArgs]) err
 	e := w.e
 	start := time.Now()
 	defer func() { e.m.CallSeconds.WithLabelValues("pull_orders").Observe(time.Since(start).Seconds()) }()
-	sess, sh, err := e.session(ctx, j.Args.ShopID)
+	sess, sh, err := e.activeSession(ctx, j.Args.ShopID)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (e *Engine) pullWindow(ctx context.Context, shopID string, p channel.OrderP
 	q := channel.OrderQuery{Start: from, End: to, PageSize: pageSize}
 	n := 0
 	for {
-		_, sh, err := e.session(ctx, shopID)
+		_, sh, err := e.activeSession(ctx, shopID)
 		if err != nil {
 			return n, err
 		}

@@ -58,10 +58,11 @@ func (w *reconcileWorker) Work(ctx context.Context, j *river.Job[ReconcileArgs])
 // Reconcile finds and repairs what pulls and pushes missed for one shop:
 // orders and refunds modified on the platform within the lookback that
 // OmniHub does not have, and channel stock that differs from the policy
-// value. The report is stored and returned.
+// value. The report is stored and returned. A paused shop is not
+// reconciled: the answer is an errs.Conflict (to a job, a snooze).
 func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport, error) {
 	rep := ReconcileReport{ID: ids.New(), ShopID: shopID, StartedAt: store.UTC(e.now())}
-	sess, sh, err := e.session(ctx, shopID)
+	sess, sh, err := e.activeSession(ctx, shopID)
 	if err != nil {
 		return rep, err
 	}
@@ -84,6 +85,9 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 			seen, repaired, err := e.reconcileWindow(ctx, sh.ID, puller, sess, from, to, limits.MaxPageSize)
 			rep.OrdersSeen += seen
 			rep.OrdersRepaired += repaired
+			if isPaused(err) {
+				return rep, err // paused meanwhile: the whole run waits for the resume
+			}
 			if err != nil {
 				rep.Errors = append(rep.Errors, "orders: "+err.Error())
 				break
@@ -255,7 +259,7 @@ func (e *Engine) awaitPushLease(ctx context.Context, shopID, owner string) error
 func (e *Engine) reconcileWindow(ctx context.Context, shopID string, p channel.OrderPuller, sess channel.Session, from, to time.Time, pageSize int) (seen, repaired int, err error) {
 	q := channel.OrderQuery{Start: from, End: to, PageSize: pageSize}
 	for {
-		_, sh, err := e.session(ctx, shopID)
+		_, sh, err := e.activeSession(ctx, shopID)
 		if err != nil {
 			return seen, repaired, err
 		}

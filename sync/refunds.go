@@ -71,7 +71,7 @@ func (w *refundPullWorker) Work(ctx context.Context, j *river.Job[PullRefundsArg
 	}
 	start := time.Now()
 	defer func() { e.m.CallSeconds.WithLabelValues("pull_refunds").Observe(time.Since(start).Seconds()) }()
-	sess, sh, err := e.session(ctx, j.Args.ShopID)
+	sess, sh, err := e.activeSession(ctx, j.Args.ShopID)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/url"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
 	"omnihub/aftersales"
 	"omnihub/catalog"
 	"omnihub/channel"
@@ -55,21 +52,13 @@ func (a *App) wireShops() error {
 	if err != nil {
 		return err
 	}
-	a.Shops = shop.NewService(a.DB, box, shop.Options{KnownPlatform: KnownPlatform, OnResumeTx: reconcileOnResume})
+	// Resuming a paused shop schedules, in the same transaction, a
+	// reconciliation (its stock marks were acknowledged without a push
+	// while it was paused) and the processing of the messages it received
+	// meanwhile (syncer.ResumeTx).
+	a.Shops = shop.NewService(a.DB, box, shop.Options{KnownPlatform: KnownPlatform, OnResumeTx: syncer.ResumeTx})
 	a.Shops.Register(a.API)
 	return nil
-}
-
-// reconcileOnResume schedules a reconciliation of a shop made active again,
-// in the transaction that resumes it: while the shop was paused its stock
-// marks were acknowledged without a push (see the sync engine), and the
-// reconciliation sets the platform's stock right and brings in any order a
-// pull missed. Unique like the engine's own per-shop jobs: one already
-// queued or running is enough.
-func reconcileOnResume(ctx context.Context, tx store.Tx, shopID string) error {
-	return tx.InsertJob(ctx, syncer.ReconcileArgs{ShopID: shopID}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}})
 }
 
 // wireSync builds the sync engine over the domain services, registers its
