@@ -61,6 +61,8 @@ type PushMark struct {
 type StockSource interface {
 	PendingPushes(ctx context.Context, shopID string, limit int) ([]PushMark, error)
 	AckPush(ctx context.Context, shopID, skuID string, version int64) error
+	// Sellable is the policy value of a SKU on a shop; an errs.NotFound
+	// error means the shop has no allocation policy.
 	Sellable(ctx context.Context, shopID, skuID string) (int64, error)
 }
 

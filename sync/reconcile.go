@@ -28,6 +28,9 @@ type ReconcileReport struct {
 	Unbound         int           `json:"listings_unbound"`
 	StockDrift      []StockDrift  `json:"stock_drift,omitempty"` // channel quantity ≠ policy value: corrected
 	Errors          []string      `json:"errors,omitempty"`
+	// StockSkipped says why channel stock was not compared (the shop has
+	// no allocation policy yet, so OmniHub has no number for it).
+	StockSkipped string `json:"stock_skipped,omitempty"`
 }
 
 // StockDrift is one listing whose channel quantity differed from policy.
@@ -123,16 +126,28 @@ func (e *Engine) Reconcile(ctx context.Context, shopID string) (ReconcileReport,
 				}
 				listings = append(listings, boundListing{l, skuID})
 			}
-			if canPush && sh.Settings.PushStock {
-				if err := e.correctStock(ctx, &rep, sh, sess, pusher, listings); err != nil {
-					return rep, err
-				}
-			} else {
+			var err2 error
+			switch {
+			case rep.StockSkipped != "":
+			case canPush && sh.Settings.PushStock:
+				err2 = e.correctStock(ctx, &rep, sh, sess, pusher, listings)
+			default:
 				for _, b := range listings {
-					if _, err := e.stockDrift(ctx, &rep, shopID, b.l, b.skuID, false); err != nil {
-						return rep, err
+					if _, err2 = e.stockDrift(ctx, &rep, shopID, b.l, b.skuID, false); err2 != nil {
+						break
 					}
 				}
+			}
+			if errs.CodeOf(err2) == errs.NotFound {
+				// No allocation policy (a shop connected before its
+				// policy was set): there is no number to compare with.
+				// The orders are reconciled all the same; retrying would
+				// only make a dead letter of a settings gap.
+				rep.StockSkipped = err2.Error()
+				err2 = nil
+			}
+			if err2 != nil {
+				return rep, err2
 			}
 			if page.NextCursor == "" {
 				break
