@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,20 +28,71 @@ import (
 // job per shop and push round; bursts coalesce because a job reads every
 // pending mark of its shop and only each SKU's latest value is pushed.
 //
-// Correctness under concurrency rests on two rows per shop in
-// sync_push_rounds:
-//   - round: a marking transaction locks the shop's row (upsert) and makes
-//     sure a job is queued for the current round: the first marking
-//     transaction of a round enqueues it (queued_round), later ones see it
-//     queued and only lock the row. A push job first advances the round
-//     (waiting for any marking transaction holding the row), then reads the
-//     marks. A mark committed before the advance is seen by that read; one
-//     committed after it carries the next round and so has its own job. No
-//     change can fall between two rounds.
+// Correctness under concurrency rests on two columns of the shop's row in
+// sync_push_rounds and on a barrier between marking transactions and the
+// round's advance:
+//   - round: a marking transaction makes sure a job is queued for the
+//     shop's current round: the first marking transaction of a round
+//     enqueues it (queued_round), later ones find it queued. A push job
+//     first advances the round, behind the barrier, then reads the marks.
+//     The barrier: the advance waits for every marking transaction that read
+//     the round before it, and one that comes later waits for the advance
+//     to commit and reads the new round. So a mark whose transaction read
+//     round r committed before r's job advanced the round, and that job's
+//     read sees it; one that read r+1 has r+1's job. No change can fall
+//     between two rounds.
 //   - lease: one job at a time pushes for a shop, so an older value can never
 //     overwrite a newer one on the channel. A job that finds the lease held
 //     snoozes briefly.
 //
+// The barrier on SQLite (one writer): a marking transaction locks its
+// shops' round rows (an upsert, in sorted order) and the advance is an
+// UPDATE of the row, which waits for them. On PostgreSQL those row locks
+// made every marking transaction wait, until its commit, for every other
+// one touching any of the same shops (a SKU listed on ten shops touches ten
+// rows), and the lease's release waited for them too. There the round has a
+// lock of its own, a transaction-scoped advisory lock keyed by a hash of the
+// shop id (roundLockKey), which marking transactions share:
+//   - a marking transaction takes its shops' round locks SHARED, keys in
+//     sorted order, then reads round and queued_round in a statement of its
+//     own (READ COMMITTED: its snapshot is taken once it holds the locks, so
+//     it sees any advance that held one before it). Marking transactions do
+//     not wait for each other.
+//   - the advance (acquirePushLease) takes the shop's round lock EXCLUSIVE
+//     in the transaction that updates the round: it waits for the marking
+//     transactions holding it, and those arriving meanwhile queue behind it
+//     until it commits. PostgreSQL queues lock requests fairly; row locks
+//     taken FOR SHARE are not queued behind a waiting UPDATE, so a steady
+//     stream of them could hold the advance off indefinitely (and each
+//     writes the row, with a new multixact when several hold it). A job
+//     takes the barrier only when the lease is free: one that will snooze
+//     does not hold marking back.
+//   - queuing a round's job once: the note in queued_round cannot be
+//     written under the round lock, which the transaction only shares (two
+//     sharers upgrading to exclusive would deadlock); it is a row lock of
+//     its own. The marking transaction that finds queued_round < round
+//     claims the round (UPDATE … SET queued_round = round WHERE
+//     queued_round < round) and, if that matched, inserts the job. Another
+//     that read the same round waits on the row for the claimer's commit,
+//     then matches nothing and inserts nothing. That wait happens once per
+//     round, and a round lasts a whole job (which lingers over many
+//     changes), not one change. Relying on River's unique insert alone
+//     would not do: a duplicate insert updates the existing job's row, so
+//     every marking transaction would hold that row until its commit (the
+//     same queue, moved to river_job, plus a dead row per change).
+//   - no deadlock among them: a marking transaction takes its round locks
+//     in key order, then its claims in shop order, and waits for nothing
+//     else here; the advance holds one round lock and then updates a row
+//     that no marking transaction can hold at that moment (a claimer holds
+//     the round lock shared until its commit). A transaction that goes on
+//     taking other locks after marking (order ingestion writes its batch's
+//     orders after reserving) can still meet the advance in a cycle through
+//     those locks; PostgreSQL breaks it and the transaction is retried. The
+//     exclusive row locks allowed that cycle even without an advance.
+//   - ensurePushRoundTx (tick, requeue) reads the round without the lock:
+//     it marks nothing, and a round already advanced only costs a job that
+//     finds nothing to push.
+
 // Latency. A job that holds the lease does not stop at the first empty
 // read: it lingers while changes keep coming (woken at once by marking
 // transactions of this process, polling for those of others) and pushes
@@ -137,9 +189,26 @@ func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) 
 	if len(shopIDs) == 0 {
 		return nil
 	}
-	// One statement locks every shop's round row, in a fixed order so that
-	// concurrent marking transactions cannot deadlock on them.
 	shops := slices.Compact(slices.Sorted(slices.Values(shopIDs)))
+	var queue []pushDue
+	var err error
+	if tx.Engine() == store.Postgres {
+		queue, err = e.shareRoundsTx(ctx, tx, shops)
+	} else {
+		queue, err = e.lockRoundsTx(ctx, tx, shops)
+	}
+	if err != nil {
+		return err
+	}
+	nudge := tx.Engine() != store.Postgres // no notifications: see afterMarked
+	tx.AfterCommit(func() { e.afterMarked(ctx, shops, queue, nudge) })
+	return nil
+}
+
+// lockRoundsTx is OnMarkedTx on an engine with one writer (SQLite): one
+// statement locks every shop's round row, in a fixed order, and the first
+// marking transaction of a round queues its job.
+func (e *Engine) lockRoundsTx(ctx context.Context, tx store.Tx, shops []string) ([]pushDue, error) {
 	var sb strings.Builder
 	args := make([]any, len(shops))
 	sb.WriteString(`INSERT INTO sync_push_rounds (shop_id, round) VALUES `)
@@ -153,7 +222,7 @@ func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) 
 	sb.WriteString(` ON CONFLICT (shop_id) DO UPDATE SET round = sync_push_rounds.round RETURNING shop_id, round, queued_round`)
 	rows, err := tx.Query(ctx, sb.String(), args...)
 	if err != nil {
-		return errs.Wrap(err, errs.Internal, "push rounds for %d shops", len(shops))
+		return nil, errs.Wrap(err, errs.Internal, "push rounds for %d shops", len(shops))
 	}
 	var queue []pushDue
 	for rows.Next() {
@@ -161,7 +230,7 @@ func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) 
 		var queued int64
 		if err := rows.Scan(&d.shopID, &d.round, &queued); err != nil {
 			rows.Close()
-			return errs.Wrap(err, errs.Internal, "scan push round")
+			return nil, errs.Wrap(err, errs.Internal, "scan push round")
 		}
 		if queued < d.round {
 			queue = append(queue, d)
@@ -170,16 +239,113 @@ func (e *Engine) OnMarkedTx(ctx context.Context, tx store.Tx, shopIDs []string) 
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
-		return errs.Wrap(err, errs.Internal, "read push rounds")
+		return nil, errs.Wrap(err, errs.Internal, "read push rounds")
 	}
 	for _, d := range queue {
 		if err := e.queueRoundTx(ctx, tx, d.shopID, d.round); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	nudge := tx.Engine() != store.Postgres // no notifications: see afterMarked
-	tx.AfterCommit(func() { e.afterMarked(ctx, shops, queue, nudge) })
-	return nil
+	return queue, nil
+}
+
+// shareRoundsTx is OnMarkedTx on PostgreSQL: the transaction shares the
+// shops' round locks (held to its commit), reads the rounds, and queues the
+// job of each round it is the first to claim. See the comment at the top
+// of this file for why this cannot lose a change or deadlock.
+func (e *Engine) shareRoundsTx(ctx context.Context, tx store.Tx, shops []string) ([]pushDue, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(k) FROM unnest($1::bigint[]) AS k`, roundLockKeys(shops)); err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "share push rounds of %d shops", len(shops))
+	}
+	// A statement of its own: its snapshot must be taken once the locks are
+	// held, so that it sees the advance of any job that held one before.
+	rounds, err := readRoundsTx(ctx, tx, shops)
+	if err != nil {
+		return nil, err
+	}
+	if len(rounds) < len(shops) {
+		var missing []string // sorted, as shops is
+		for _, id := range shops {
+			if _, ok := rounds[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_push_rounds (shop_id, round) SELECT s, 1 FROM unnest($1::text[]) AS s ON CONFLICT (shop_id) DO NOTHING`, missing); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "create push rounds of %d shops", len(missing))
+		}
+		more, err := readRoundsTx(ctx, tx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for id, r := range more {
+			rounds[id] = r
+		}
+	}
+	var queue []pushDue
+	for _, id := range shops {
+		r, ok := rounds[id]
+		if !ok {
+			return nil, errs.E(errs.Internal, "push round of shop %s vanished", id)
+		}
+		if r.queued >= r.round {
+			continue
+		}
+		// The claim: the one marking transaction whose update matches
+		// queues the round's job. Another that read the same round waits
+		// here for the claimer's commit and then matches nothing.
+		n, err := tx.Exec(ctx, `UPDATE sync_push_rounds SET queued_round = $2 WHERE shop_id = $1 AND queued_round < $2`, id, r.round)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "claim push round of shop %s", id)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := tx.InsertJob(ctx, PushStockArgs{ShopID: id, Round: r.round}, uniqueOpts()); err != nil {
+			return nil, err
+		}
+		queue = append(queue, pushDue{id, r.round})
+	}
+	return queue, nil
+}
+
+// roundState is a shop's current push round and the last round queued.
+type roundState struct{ round, queued int64 }
+
+func readRoundsTx(ctx context.Context, tx store.Tx, shops []string) (map[string]roundState, error) {
+	rows, err := tx.Query(ctx, `SELECT shop_id, round, queued_round FROM sync_push_rounds WHERE shop_id = ANY($1)`, shops)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Internal, "read push rounds of %d shops", len(shops))
+	}
+	defer rows.Close()
+	out := make(map[string]roundState, len(shops))
+	for rows.Next() {
+		var id string
+		var r roundState
+		if err := rows.Scan(&id, &r.round, &r.queued); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "scan push round")
+		}
+		out[id] = r
+	}
+	return out, errs.Wrap(rows.Err(), errs.Internal, "read push rounds")
+}
+
+// roundLockKeys returns the PostgreSQL advisory lock keys of shops' push
+// rounds, sorted and without repeats: every transaction takes them in that
+// order. Two shops may share a key (a 64-bit hash); that only makes each
+// wait for the other's barrier.
+func roundLockKeys(shopIDs []string) []int64 {
+	keys := make([]int64, len(shopIDs))
+	for i, id := range shopIDs {
+		keys[i] = roundLockKey(id)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+func roundLockKey(shopID string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("omnihub.sync.push_round:" + shopID))
+	return int64(h.Sum64())
 }
 
 // pushDue is a shop's round whose job a marking transaction enqueued.
@@ -305,6 +471,24 @@ func (e *Engine) acquirePushLease(ctx context.Context, shopID string, round int6
 	now := store.UTC(e.now())
 	var n int64
 	err := e.deps.DB.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		n = 0 // a retried transaction starts over
+		if tx.Engine() == store.Postgres {
+			// The barrier: the round's lock, exclusive, waits for the
+			// marking transactions sharing it and holds new ones back
+			// until this transaction commits. Taken only when the lease is
+			// free: a job that would snooze must not stall marking.
+			rows, err := tx.Query(ctx, `SELECT pg_advisory_xact_lock($2)::text FROM sync_push_rounds
+				WHERE shop_id = $1 AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $4)`,
+				shopID, roundLockKey(shopID), now, owner)
+			if err != nil {
+				return err
+			}
+			locked := rows.Next()
+			rows.Close()
+			if err := rows.Err(); err != nil || !locked {
+				return err
+			}
+		}
 		var err error
 		n, err = tx.Exec(ctx, `UPDATE sync_push_rounds
 			SET round = CASE WHEN round <= $2 THEN $2 + 1 ELSE round END, lease_owner = $3, lease_until = $4
