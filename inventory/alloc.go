@@ -1,8 +1,10 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -350,7 +352,14 @@ type markRow struct {
 // upsertMarks marks the rows in one statement per chunk, of constant text
 // whatever the number of rows (json_each on SQLite, unnest on PostgreSQL),
 // so that it is prepared once.
+//
+// Rows are written, and so locked on PostgreSQL, in (SKU, shop) order, the
+// order acknowledgements lock them in too (AckPushesTx), so that the two
+// cannot deadlock. markTx hands the SKUs over sorted, in chunks.
 func upsertMarks(ctx context.Context, tx store.Tx, now time.Time, rows []markRow) error {
+	slices.SortFunc(rows, func(a, b markRow) int {
+		return cmp.Or(strings.Compare(a.skuID, b.skuID), strings.Compare(a.shopID, b.shopID))
+	})
 	const chunk = 500
 	for len(rows) > 0 {
 		part := rows[:min(len(rows), chunk)]
@@ -363,6 +372,7 @@ func upsertMarks(ctx context.Context, tx store.Tx, now time.Time, rows []markRow
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO stock_push_marks (shop_id, sku_id, sellable, marked_at, version, pushed_version)
 				SELECT m.shop_id, m.sku_id, m.sellable, $4, 1, 0 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m (shop_id, sku_id, sellable)
+				ORDER BY m.sku_id, m.shop_id
 				ON CONFLICT (shop_id, sku_id) DO UPDATE SET sellable = excluded.sellable, marked_at = excluded.marked_at,
 					version = stock_push_marks.version + 1`, shops, skus, sell, now)
 		} else {
@@ -671,12 +681,12 @@ func (s *Service) AckPushesTx(ctx context.Context, tx store.Tx, shopID string, a
 	for _, a := range acks {
 		newest[a.SKUID] = max(newest[a.SKUID], a.Version)
 	}
-	if len(newest) != len(acks) {
-		acks = make([]PushAck, 0, len(newest))
-		for k, v := range newest {
-			acks = append(acks, PushAck{k, v})
-		}
+	acks = make([]PushAck, 0, len(newest))
+	for k, v := range newest {
+		acks = append(acks, PushAck{k, v})
 	}
+	// In SKU order, as the marking upsert locks them (see upsertMarks).
+	slices.SortFunc(acks, func(a, b PushAck) int { return strings.Compare(a.SKUID, b.SKUID) })
 	const chunk = 500
 	for len(acks) > 0 {
 		part := acks[:min(len(acks), chunk)]
@@ -687,10 +697,18 @@ func (s *Service) AckPushesTx(ctx context.Context, tx store.Tx, shopID string, a
 			for i, a := range part {
 				skus[i], vers[i] = a.SKUID, a.Version
 			}
-			_, err = tx.Exec(ctx, `UPDATE stock_push_marks m SET pushed_version = a.version
-				FROM unnest($2::text[], $3::bigint[]) AS a (sku_id, version)
-				WHERE m.shop_id = $1 AND m.sku_id = a.sku_id AND m.pushed_version < a.version AND m.version >= a.version`,
-				shopID, skus, vers)
+			// Lock the marks in SKU order first, the order the marking
+			// upsert takes them in: an UPDATE … FROM locks rows in its
+			// join's order, and the two deadlocked (each a one-second
+			// deadlock_timeout stall of a marking transaction).
+			_, err = tx.Exec(ctx, `SELECT 1 FROM stock_push_marks WHERE shop_id = $1 AND sku_id = ANY($2::text[])
+				ORDER BY sku_id FOR UPDATE`, shopID, skus)
+			if err == nil {
+				_, err = tx.Exec(ctx, `UPDATE stock_push_marks m SET pushed_version = a.version
+					FROM unnest($2::text[], $3::bigint[]) AS a (sku_id, version)
+					WHERE m.shop_id = $1 AND m.sku_id = a.sku_id AND m.pushed_version < a.version AND m.version >= a.version`,
+					shopID, skus, vers)
+			}
 		} else {
 			// SQLite: one cached statement per row is an index lookup
 			// each; an UPDATE … FROM json_each was planned as a scan.
