@@ -7,9 +7,7 @@ import (
 	"omnihub/aftersales/aftersalesapi"
 	"omnihub/channel"
 	"omnihub/config"
-	"omnihub/errs"
 	"omnihub/inventory"
-	"omnihub/shop"
 	"omnihub/store"
 )
 
@@ -21,7 +19,7 @@ import (
 type AftersalesDeps struct {
 	Stock              aftersales.StockEffects // AftersalesStock(inventory service)
 	Orders             aftersales.OrderEffects // the order service (it implements the interface)
-	Responder          aftersales.Responder    // AftersalesResponder{Shops, Connectors}
+	Responder          aftersales.Responder    // the sync engine (syncResponder): rate limits, session refresh, pause
 	DefaultWarehouseID string
 	// ReturnAddress goes with agreements to returns and exchanges
 	// (config aftersales.return_address; ReturnAddress converts it).
@@ -81,27 +79,4 @@ func (s stockAdapter) ReserveTx(ctx context.Context, tx store.Tx, lines []afters
 
 func (s stockAdapter) ShipTx(ctx context.Context, tx store.Tx, docType, docID string) error {
 	return s.inv.ShipTx(ctx, tx, docType, docID)
-}
-
-// AftersalesResponder answers a shop's platform through its connector.
-type AftersalesResponder struct {
-	Shops      *shop.Service
-	Connectors *channel.Registry
-}
-
-// Respond implements aftersales.Responder.
-func (r AftersalesResponder) Respond(ctx context.Context, shopID string, d channel.RefundDecision) error {
-	sess, sh, err := r.Shops.Session(ctx, shopID)
-	if err != nil {
-		return err
-	}
-	conn, ok := r.Connectors.Get(sh.Platform)
-	if !ok {
-		return errs.E(errs.Unavailable, "no connector for platform %s", sh.Platform)
-	}
-	rr, ok := conn.(channel.RefundResponder)
-	if !ok {
-		return errs.E(errs.Invalid, "the %s connector cannot answer after-sales requests", sh.Platform)
-	}
-	return rr.AnswerRefund(ctx, sess, d)
 }
