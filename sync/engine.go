@@ -28,6 +28,7 @@ import (
 	"omnihub/errs"
 	"omnihub/shop"
 	"omnihub/store"
+	"omnihub/store/txgroup"
 )
 
 // OrderSink ingests platform orders into the order domain.
@@ -216,11 +217,11 @@ type Engine struct {
 	mu       stdsync.Mutex
 	conns    map[connKey]channel.Connector
 	limiters map[string]*rate.Limiter
-	calls    callStats          // call outcomes not yet flushed (callstats.go)
-	members  membership         // heartbeat and rate share (members.go)
-	bursts   singleflight.Group // per shop: one burst pull at a time (burst.go)
-	pushers  pushers            // per shop: the push job running in this process (stock.go)
-	inbox    inboxWriter        // group commit of platform messages (inboxwriter.go)
+	calls    callStats                                // call outcomes not yet flushed (callstats.go)
+	members  membership                               // heartbeat and rate share (members.go)
+	bursts   singleflight.Group                       // per shop: one burst pull at a time (burst.go)
+	pushers  pushers                                  // per shop: the push job running in this process (stock.go)
+	inbox    *txgroup.Group[[]river.InsertManyParams] // group commit of platform messages (inboxwriter.go)
 }
 
 type connKey struct {
@@ -245,7 +246,7 @@ func New(cfg Config, deps Deps) *Engine {
 	e := &Engine{
 		cfg: cfg.withDefaults(), deps: deps, log: deps.Log, now: deps.Now, m: deps.Metrics,
 		conns: map[connKey]channel.Connector{}, limiters: map[string]*rate.Limiter{},
-		calls: callStats{pending: map[callKey]callCount{}},
+		calls: callStats{pending: map[callKey]callCount{}}, inbox: newInboxGroup(deps.DB),
 	}
 	e.members.live.Store(1)
 	return e
