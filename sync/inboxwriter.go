@@ -25,7 +25,9 @@ import (
 
 // newInboxGroup is the Engine's inbox group over db.
 func newInboxGroup(db store.DB) *txgroup.Group[[]river.InsertManyParams] {
-	inTx := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error { return db.InTx(ctx, fn) }
+	inTx := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+		return db.InTx(ctx, fn)
+	}
 	return &txgroup.Group[[]river.InsertManyParams]{InTx: inTx, Finish: inboxJobs}
 }
 
