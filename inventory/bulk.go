@@ -86,7 +86,7 @@ func insertLedgerSQLite(ctx context.Context, tx store.Tx, at time.Time, rows []l
 			d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective)
 		SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
 			value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13
-		FROM json_each(?2) ORDER BY key`, at, string(b))
+		FROM jsonb_each(?2) ORDER BY key`, at, string(b))
 	return err
 }
 
@@ -175,7 +175,7 @@ func insertReservationsSQLite(ctx context.Context, tx store.Tx, now time.Time, i
 	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
 	return tx.Query(ctx, `INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at)
 		SELECT value->>0, value->>3, value->>1, value->>4, value->>5, value->>6, value->>7, value->>2, value->>2, 'open', ?1, ?1
-		FROM json_each(?2) WHERE true
+		FROM jsonb_each(?2) WHERE true
 		ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`,
 		now, string(b))
 }

@@ -305,7 +305,7 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		for _, p := range chunk {
 			args = append(args, p)
 		}
-		rows, err := tx.Query(ctx, `SELECT id, platform_order_id, platform_modified_at, payload_hash, channel_status, phone_key, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND platform_order_id IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) ORDER BY id`+forUpdate(tx), args...)
+		rows, err := tx.Query(ctx, storedOrdersQuery(tx.Engine(), len(chunk)), args...)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "load orders")
 		}
@@ -516,8 +516,7 @@ func (s *Service) loadSiblings(ctx context.Context, tx store.Tx, b *batch, shopI
 			args = append(args, x)
 		}
 		e := tx.Engine()
-		rows, err := tx.Query(ctx, `SELECT id, merge_group, buyer_id, address_key, warehouse_id, paid_at FROM orders WHERE shop_id = `+bulkPlaceholders(e, 1, 1)+
-			` AND status = 'approved' AND buyer_id IN (`+bulkPlaceholders(e, 2, len(chunk))+`) ORDER BY paid_at`, args...)
+		rows, err := tx.Query(ctx, siblingsQuery(e, len(chunk)), args...)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "load merge candidates")
 		}
@@ -555,7 +554,7 @@ func (s *Service) loadPhoneCounts(ctx context.Context, tx store.Tx, set map[stri
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		rows, err := tx.Query(ctx, `SELECT phone_key, COUNT(*) FROM orders WHERE paid_at >= `+bulkPlaceholders(tx.Engine(), 1, 1)+` AND phone_key IN (`+bulkPlaceholders(tx.Engine(), 2, len(chunk))+`) GROUP BY phone_key`, args...)
+		rows, err := tx.Query(ctx, phoneCountsQuery(tx.Engine(), len(chunk)), args...)
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "count orders per phone")
 		}
@@ -755,4 +754,40 @@ func (s *Service) shipUnderRefund(ctx context.Context, tx store.Tx, b *batch, o 
 	o.RefundFrom, o.UpdatedAt = to, b.now
 	b.event(o, "refund", "", "", "platform", string(st)+" on the platform while "+string(o.Status), "position "+string(from)+" → "+string(to))
 	return nil
+}
+
+// The lookups of a batch, one statement per chunk of n keys. Each must probe
+// an index per key, whatever the table's size (see TestIngestLookupsProbe):
+// a plan that walks a shop's or a status's orders makes ingest slow down as
+// the shop grows.
+
+// storedOrdersQuery loads the stored orders of a shop by platform order id.
+func storedOrdersQuery(e store.Engine, n int) string {
+	var lock string
+	if e == store.Postgres {
+		// Locked in id order, so that concurrent batches cannot deadlock.
+		// SQLite has one writer and needs neither; an ORDER BY id there
+		// would make its planner walk the shop's (shop_id, id) index.
+		lock = " ORDER BY id FOR UPDATE"
+	}
+	return `SELECT id, platform_order_id, platform_modified_at, payload_hash, channel_status, phone_key, paid_at FROM orders WHERE shop_id = ` +
+		bulkPlaceholders(e, 1, 1) + ` AND platform_order_id IN (` + bulkPlaceholders(e, 2, n) + `)` + lock
+}
+
+// siblingsQuery loads a shop's approved orders of some buyers (merge
+// candidates). On SQLite status is kept off the planner's choice: without
+// statistics it would take the status index and read every approved order.
+func siblingsQuery(e store.Engine, n int) string {
+	status := "status"
+	if e == store.SQLite {
+		status = "+status"
+	}
+	return `SELECT id, merge_group, buyer_id, address_key, warehouse_id, paid_at FROM orders WHERE shop_id = ` + bulkPlaceholders(e, 1, 1) +
+		` AND ` + status + ` = 'approved' AND buyer_id IN (` + bulkPlaceholders(e, 2, n) + `) ORDER BY paid_at`
+}
+
+// phoneCountsQuery counts the paid orders per receiver phone since a time.
+func phoneCountsQuery(e store.Engine, n int) string {
+	return `SELECT phone_key, COUNT(*) FROM orders WHERE paid_at >= ` + bulkPlaceholders(e, 1, 1) +
+		` AND phone_key IN (` + bulkPlaceholders(e, 2, n) + `) GROUP BY phone_key`
 }
