@@ -38,6 +38,10 @@ type Env struct {
 	// order attempts per second for the sales, changes per second for
 	// propagation); zero takes the scenario's default.
 	Rate int
+	// History, when set, is how many records a scenario stores before its
+	// measured phase (orders for ingest), to show how it runs on a database
+	// that has been in use rather than a fresh one.
+	History int
 	// Log receives progress lines.
 	Log io.Writer
 }

@@ -59,7 +59,14 @@ func IngestScenario(open DBOpener, deps BenchDeps) bench.Scenario {
 				r.Set("real_inventory_catalog", 1, "bool")
 			}
 			svc := New(db, Options{Stock: stock, Resolver: res, DefaultWarehouse: wh})
-			mix := GenerateMix(n, 1, time.Now().UTC())
+			now := time.Now().UTC()
+			if env.History > 0 {
+				if err := storeHistory(ctx, svc, "bench-shop", env.History, now); err != nil {
+					return err
+				}
+				r.Set("history_orders", float64(env.History), "orders")
+			}
+			mix := GenerateMix(n, 1, now)
 			rep, err := RunMix(ctx, svc, "bench-shop", mix, 500)
 			if err != nil {
 				return err
@@ -80,6 +87,39 @@ func IngestScenario(open DBOpener, deps BenchDeps) bench.Scenario {
 			return nil
 		},
 	}
+}
+
+// storeHistory ingests n orders of the shop paid 40 days before now (outside
+// the risk and merge windows, so that the measured run's audit outcomes stay
+// the same), with their own platform ids and the same buyers, phones and
+// SKUs as the measured mix.
+func storeHistory(ctx context.Context, svc *Service, shopID string, n int, now time.Time) error {
+	hist := GenerateMix(n, 2, now.Add(-40*24*time.Hour))
+	batch := make([]channel.Order, 0, 1000)
+	for i := range hist {
+		o := hist[i].Order
+		o.PlatformOrderID = "H" + o.PlatformOrderID
+		lines := make([]channel.OrderLine, len(o.Lines))
+		copy(lines, o.Lines)
+		for j := range lines {
+			lines[j].PlatformLineID = "H" + lines[j].PlatformLineID
+		}
+		o.Lines = lines
+		batch = append(batch, o)
+		if len(batch) == cap(batch) || i == len(hist)-1 {
+			res, err := svc.IngestBatch(ctx, shopID, batch)
+			if err != nil {
+				return fmt.Errorf("store history: %w", err)
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					return fmt.Errorf("store history: %w", r.Err)
+				}
+			}
+			batch = batch[:0]
+		}
+	}
+	return nil
 }
 
 // infiniteStock reserves anything (benchmarks without the inventory module).

@@ -25,6 +25,7 @@ func (c *cli) benchCmd() *cobra.Command {
 		engine   string
 		pgURL    string
 		duration time.Duration
+		history  int
 		cpuProf  string
 		rate     int
 	)
@@ -59,7 +60,7 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 				}
 				defer pprof.StopCPUProfile()
 			}
-			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Rate: rate, Log: cmd.ErrOrStderr()}
+			env := bench.Env{Engine: engine, DataDir: filepath.Join(dir, "data"), PostgresURL: pgURL, Short: short, Duration: duration, Rate: rate, History: history, Log: cmd.ErrOrStderr()}
 			res, err := bench.Run(cmd.Context(), s, env)
 			bench.Print(cmd.OutOrStdout(), res, asJSON)
 			return err
@@ -71,6 +72,7 @@ loss, duplicates). Scenarios: ` + joinNames(scenarios().Names()),
 	f.StringVar(&engine, "engine", "sqlite", "sqlite or postgres")
 	f.StringVar(&pgURL, "pg-url", "", "PostgreSQL URL for --engine postgres (default OMNIHUB_TEST_POSTGRES_URL or the local test database)")
 	f.DurationVar(&duration, "duration", 0, "length of the main phase (scenario default when 0)")
+	f.IntVar(&history, "history", 0, "records stored before the measured phase (ingest, ingest-core: orders of the same shop, 40 days old)")
 	f.IntVar(&rate, "rate", 0, "main load of the scenario: total orders/s for flash-sale and soak (split evenly across shops), changes/s for propagation (scenario default when 0)")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with go tool pprof)")
 	return cmd
