@@ -198,6 +198,10 @@ func RunMix(ctx context.Context, svc *Service, shopID string, mix []MixOrder, ba
 		status Status
 		holds  string
 	}
+	inMix := make(map[string]bool, len(mix))
+	for _, m := range mix {
+		inMix[m.PlatformOrderID] = true
+	}
 	seen := map[string]got{}
 	rows, err := svc.db.Query(ctx, `SELECT platform_order_id, status, hold_reasons FROM orders WHERE shop_id = $1`, shopID)
 	if err != nil {
@@ -209,13 +213,16 @@ func RunMix(ctx context.Context, svc *Service, shopID string, mix []MixOrder, ba
 			rows.Close()
 			return rep, err
 		}
+		if !inMix[pid] {
+			continue // stored before the run (bench --history)
+		}
 		if _, dup := seen[pid]; dup {
 			rep.Duplicates++
 		}
 		seen[pid] = got{Status(st), h}
 	}
 	rows.Close()
-	if len(seen) != len(mix) {
+	if len(seen) > len(mix) {
 		rep.Duplicates += len(seen) - len(mix)
 	}
 	for _, m := range mix {
