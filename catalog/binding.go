@@ -173,32 +173,36 @@ func (s *Service) ResolveManyTx(ctx context.Context, tx store.Tx, shopID string,
 	}
 	type pair struct{ item, sku string }
 	bound := map[pair]string{}
-	skus := map[string]bool{}
+	// The distinct listings, looked up by the full key: by platform SKU
+	// alone, both engines read the shop's every binding per batch.
+	seen := make(map[pair]bool, len(refs))
+	items := make([]string, 0, len(refs))
+	skus := make([]string, 0, len(refs))
 	for _, r := range refs {
-		skus[r.PlatformSKUID] = true
-	}
-	list := make([]string, 0, len(skus))
-	for k := range skus {
-		list = append(list, k)
+		p := pair{r.PlatformItemID, r.PlatformSKUID}
+		if !seen[p] {
+			seen[p] = true
+			items = append(items, p.item)
+			skus = append(skus, p.sku)
+		}
 	}
 	// One statement of constant text whatever the number of listings:
-	// a JSON array on SQLite, an array parameter on PostgreSQL.
-	var q string
-	var arg any
+	// a JSON array of pairs on SQLite, array parameters on PostgreSQL.
+	args := []any{shopID}
 	if tx.Engine() == store.Postgres {
-		q = `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
-			WHERE shop_id = $1 AND platform_sku_id = ANY($2::text[])`
-		arg = list
+		args = append(args, items, skus)
 	} else {
-		js, err := json.Marshal(list)
+		ps := make([][2]string, len(items))
+		for i := range items {
+			ps[i] = [2]string{items[i], skus[i]}
+		}
+		js, err := json.Marshal(ps)
 		if err != nil {
 			return nil, errs.Wrap(err, errs.Internal, "resolve listings")
 		}
-		q = `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
-			WHERE shop_id = $1 AND platform_sku_id IN (SELECT value FROM json_each($2))`
-		arg = string(js)
+		args = append(args, string(js))
 	}
-	rows, err := tx.Query(ctx, q, shopID, arg)
+	rows, err := tx.Query(ctx, boundListingsQuery(tx.Engine()), args...)
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Internal, "resolve listings")
 	}
@@ -234,6 +238,19 @@ func (s *Service) ResolveManyTx(ctx context.Context, tx store.Tx, shopID string,
 	return out, nil
 }
 
+// boundListingsQuery reads the bindings of a shop's listings, given as
+// (item, SKU) pairs: a JSON array of pairs on SQLite ($2), two arrays on
+// PostgreSQL ($2 items, $3 SKUs). It probes the primary key once per
+// listing (see TestBindingLookupsProbe).
+func boundListingsQuery(e store.Engine) string {
+	if e == store.Postgres {
+		return `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
+			WHERE shop_id = $1 AND (platform_item_id, platform_sku_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))`
+	}
+	return `SELECT platform_item_id, platform_sku_id, sku_id FROM catalog_bindings
+			WHERE shop_id = $1 AND (platform_item_id, platform_sku_id) IN (SELECT value->>0, value->>1 FROM json_each($2))`
+}
+
 // Resolve is ResolveTx in a transaction of its own.
 func (s *Service) Resolve(ctx context.Context, shopID, platformItemID, platformSKUID, outerCode string) (skuID string, ok bool, err error) {
 	err = s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -249,7 +266,35 @@ func (s *Service) BindingsForSKU(ctx context.Context, shopID, skuID string) ([]B
 	if shopID == "" {
 		return s.bindings(ctx, `sku_id = $1 ORDER BY shop_id, platform_item_id, platform_sku_id`, skuID)
 	}
-	return s.bindings(ctx, `sku_id = $1 AND shop_id = $2 ORDER BY platform_item_id, platform_sku_id`, skuID, shopID)
+	return s.bindings(ctx, skuBindingsWhere(s.db.Engine()), skuID, shopID)
+}
+
+// skuBindingsWhere selects the bindings of SKU $1 in shop $2 in listing
+// order. On SQLite the order is kept off the planner's choice: it would
+// otherwise walk the shop's primary key (already in that order) rather
+// than probe catalog_bindings_sku, and read every binding of the shop.
+func skuBindingsWhere(e store.Engine) string {
+	return `sku_id = $1 AND shop_id = $2 ORDER BY ` + listingOrder(e)
+}
+
+// skusBindingsWhere selects the bindings of shop $1 of many SKUs ($2: an
+// array on PostgreSQL, a JSON array on SQLite) in listing order, probing
+// catalog_bindings_sku per SKU (see skuBindingsWhere).
+func skusBindingsWhere(e store.Engine) string {
+	if e == store.Postgres {
+		return `shop_id = $1 AND sku_id = ANY($2::text[]) ORDER BY ` + listingOrder(e)
+	}
+	return `shop_id = $1 AND sku_id IN (SELECT value FROM json_each($2)) ORDER BY ` + listingOrder(e)
+}
+
+// listingOrder orders bindings of one shop by platform item and SKU. The
+// unary + on SQLite makes the terms expressions, which no index provides:
+// the few rows found are sorted instead (see TestBindingLookupsProbe).
+func listingOrder(e store.Engine) string {
+	if e == store.SQLite {
+		return `+platform_item_id, +platform_sku_id`
+	}
+	return `platform_item_id, platform_sku_id`
 }
 
 // BindingsForSKUs lists the listings bound to each of skuIDs in one shop, in
@@ -262,13 +307,13 @@ func (s *Service) BindingsForSKUs(ctx context.Context, shopID string, skuIDs []s
 	var bs []Binding
 	var err error
 	if s.db.Engine() == store.Postgres {
-		bs, err = s.bindings(ctx, `shop_id = $1 AND sku_id = ANY($2::text[]) ORDER BY platform_item_id, platform_sku_id`, shopID, skuIDs)
+		bs, err = s.bindings(ctx, skusBindingsWhere(store.Postgres), shopID, skuIDs)
 	} else {
 		list, jerr := json.Marshal(skuIDs)
 		if jerr != nil {
 			return nil, errs.Wrap(jerr, errs.Internal, "encode sku ids")
 		}
-		bs, err = s.bindings(ctx, `shop_id = $1 AND sku_id IN (SELECT value FROM json_each($2)) ORDER BY platform_item_id, platform_sku_id`, shopID, string(list))
+		bs, err = s.bindings(ctx, skusBindingsWhere(store.SQLite), shopID, string(list))
 	}
 	if err != nil {
 		return nil, err
@@ -289,8 +334,13 @@ func (s *Service) BindingsForShop(ctx context.Context, shopID, afterItemID, afte
 		ORDER BY platform_item_id, platform_sku_id LIMIT $4`, shopID, afterItemID, afterSKUID, limit)
 }
 
+// bindingsQuery reads the bindings that where selects (and orders).
+func bindingsQuery(where string) string {
+	return `SELECT ` + bindingCols + ` FROM catalog_bindings WHERE ` + where
+}
+
 func (s *Service) bindings(ctx context.Context, where string, args ...any) ([]Binding, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+bindingCols+` FROM catalog_bindings WHERE `+where, args...)
+	rows, err := s.db.Query(ctx, bindingsQuery(where), args...)
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Internal, "list bindings")
 	}
