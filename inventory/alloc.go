@@ -404,6 +404,30 @@ func upsertMarks(ctx context.Context, tx store.Tx, now time.Time, rows []markRow
 	return nil
 }
 
+// inputsQuery reads loadInputs' rows: the policies (of the shop given by
+// the parameter after the need SKUs when byShop, else of every shop), the
+// balances and overrides of the need SKUs ($1…$need) and, when marks > 0,
+// the current push marks of that many SKUs (the last parameters). Every
+// per-SKU part must probe an index by SKU (see TestAllocInputsProbe): the
+// tables are keyed (shop, SKU), and a scan of the marks, one row per shop
+// and SKU, ran in every marking transaction.
+func inputsQuery(need int, byShop bool, marks int) string {
+	n := need
+	polWhere := ""
+	if byShop {
+		n++
+		polWhere = " WHERE shop_id = $" + itoa(n)
+	}
+	needIn := inList(1, need)
+	q := `SELECT 'p', shop_id, warehouse_ids, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policies` + polWhere + `
+		UNION ALL SELECT 'b', warehouse_id, sku_id, on_hand - reserved, NULL, NULL, NULL FROM inv_balances WHERE sku_id IN ` + needIn + `
+		UNION ALL SELECT 'o', shop_id, sku_id, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policy_overrides WHERE sku_id IN ` + needIn
+	if marks > 0 {
+		q += ` UNION ALL SELECT 'm', shop_id, sku_id, sellable, NULL, NULL, NULL FROM stock_push_marks WHERE sku_id IN ` + inList(n+1, marks)
+	}
+	return q
+}
+
 // sellInputs is everything the sellable numbers of some SKUs depend on.
 type sellInputs struct {
 	policies []Policy
@@ -437,22 +461,15 @@ func (s *Service) loadInputs(ctx context.Context, tx store.Tx, shopID string, ta
 	}
 	needList := keys(need)
 	args := anys(needList)
-	needIn := inList(1, len(needList))
-	polWhere := ""
 	if shopID != "" {
 		args = append(args, shopID)
-		polWhere = " WHERE shop_id = $" + itoa(len(args))
 	}
-	q := `SELECT 'p', shop_id, warehouse_ids, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policies` + polWhere + `
-		UNION ALL SELECT 'b', warehouse_id, sku_id, on_hand - reserved, NULL, NULL, NULL FROM inv_balances WHERE sku_id IN ` + needIn + `
-		UNION ALL SELECT 'o', shop_id, sku_id, ratio_pct, safety_stock, cap, virtual_extra FROM inv_policy_overrides WHERE sku_id IN ` + needIn
+	nMarks := 0
 	if withMarks {
-		tIn := make([]string, len(targets))
-		copy(tIn, targets)
-		q += ` UNION ALL SELECT 'm', shop_id, sku_id, sellable, NULL, NULL, NULL FROM stock_push_marks WHERE sku_id IN ` + inList(len(args)+1, len(tIn))
-		args = append(args, anys(tIn)...)
+		nMarks = len(targets)
+		args = append(args, anys(targets)...)
 	}
-	rows, err := tx.Query(ctx, q, args...)
+	rows, err := tx.Query(ctx, inputsQuery(len(needList), shopID != "", nMarks), args...)
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Internal, "read allocation inputs")
 	}

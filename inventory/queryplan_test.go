@@ -1,0 +1,80 @@
+package inventory
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"omnihub/jobs"
+	"omnihub/store"
+	"omnihub/store/storetest"
+)
+
+// TestAllocInputsProbe checks SQLite's plan for the read of every marking
+// transaction (loadInputs): each per-SKU part must search its table by SKU.
+// Overrides and push marks are keyed (shop, SKU), so a lookup by SKU alone
+// scanned them whole, and the marks hold a row per shop and SKU.
+func TestAllocInputsProbe(t *testing.T) {
+	db := storetest.OpenSQLite(t, jobs.Config{})
+	cases := []struct {
+		name   string
+		byShop bool
+		marks  int
+	}{
+		{"every shop, with marks", false, 3},
+		{"one shop, without marks", true, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := []any{"a", "b", "c"}
+			if c.byShop {
+				args = append(args, "s")
+			}
+			for i := 0; i < c.marks; i++ {
+				args = append(args, "m")
+			}
+			plan := queryPlan(t, db, inputsQuery(3, c.byShop, c.marks), args...)
+			want := []string{
+				"SEARCH inv_balances USING INDEX inv_balances_sku (sku_id=?)",
+				"SEARCH inv_policy_overrides USING INDEX inv_policy_overrides_sku (sku_id=?)",
+			}
+			if c.byShop {
+				want = append(want, "SEARCH inv_policies USING INDEX sqlite_autoindex_inv_policies_1 (shop_id=?)")
+			}
+			if c.marks > 0 {
+				want = append(want, "SEARCH stock_push_marks USING INDEX stock_push_marks_sku (sku_id=?)")
+			}
+			for _, w := range want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("plan lacks %q:\n%s", w, plan)
+				}
+			}
+		})
+	}
+}
+
+// queryPlan returns SQLite's EXPLAIN QUERY PLAN of query, one step a line.
+func queryPlan(t *testing.T, db store.DB, query string, args ...any) string {
+	t.Helper()
+	var plan []string
+	err := db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, unused int64
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				return err
+			}
+			plan = append(plan, detail)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
