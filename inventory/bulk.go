@@ -2,7 +2,7 @@ package inventory
 
 import (
 	"context"
-	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -58,36 +58,46 @@ func insertLedgerPG(ctx context.Context, tx store.Tx, at time.Time, rows []ledge
 	return err
 }
 
-// insertLedgerSQLite appends the rows in one statement, in order (seq
-// follows json_each's order, so each SKU's running figures stay in sequence).
+// insertLedgerSQLite appends the rows in order (seq follows the rows'
+// order, so each SKU's running figures stay in sequence), in statements of
+// a fixed number of rows so that each is prepared once (see sqliteChunks).
 func insertLedgerSQLite(ctx context.Context, tx store.Tx, at time.Time, rows []ledgerRow) error {
-	b := make([]byte, 0, 128*len(rows)+2)
-	b = append(b, '[')
-	for i, r := range rows {
-		if i > 0 {
-			b = append(b, ',')
+	const cols = 15
+	for _, n := range sqliteChunks(len(rows)) {
+		args := make([]any, 0, n*cols)
+		for _, r := range rows[:n] {
+			args = append(args, at, r.m.WarehouseID, r.m.SKUID, r.m.Reason, r.m.Doc.Type, r.m.Doc.ID, r.m.Doc.Line,
+				r.m.Delta.OnHand, r.m.Delta.Reserved, r.m.Delta.InTransit, r.m.Delta.Defective,
+				r.res.OnHand, r.res.Reserved, r.res.InTransit, r.res.Defective)
 		}
-		b = append(b, '[')
-		for _, s := range [...]string{r.m.WarehouseID, r.m.SKUID, r.m.Reason, r.m.Doc.Type, r.m.Doc.ID} {
-			b = appendJSONString(b, s)
-			b = append(b, ',')
+		if _, err := tx.Exec(ctx, `INSERT INTO inv_ledger (at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line,
+			d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective) VALUES `+valueRows(n, cols), args...); err != nil {
+			return err
 		}
-		for j, v := range [...]int64{int64(r.m.Doc.Line), r.m.Delta.OnHand, r.m.Delta.Reserved, r.m.Delta.InTransit, r.m.Delta.Defective,
-			r.res.OnHand, r.res.Reserved, r.res.InTransit, r.res.Defective} {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, v, 10)
-		}
-		b = append(b, ']')
+		rows = rows[n:]
 	}
-	b = append(b, ']')
-	_, err := tx.Exec(ctx, `INSERT INTO inv_ledger (at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line,
-			d_on_hand, d_reserved, d_in_transit, d_defective, on_hand, reserved, in_transit, defective)
-		SELECT ?1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
-			value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13
-		FROM jsonb_each(?2) ORDER BY key`, at, string(b))
-	return err
+	return nil
+}
+
+// sqliteChunks splits n rows into statements of 64, 32, 16, … rows: at most
+// seven distinct statement texts per table, each prepared once and cached.
+func sqliteChunks(n int) []int {
+	var out []int
+	for n > 0 {
+		c := 64
+		for c > n {
+			c /= 2
+		}
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}
+
+// valueRows is "(?,?,…),(?,?,…)…": n rows of cols anonymous parameters.
+func valueRows(n, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }
 
 // insertReservations claims the items' document lines; it returns the keys
@@ -97,6 +107,9 @@ func (s *Service) insertReservations(ctx context.Context, tx store.Tx, its []*it
 	now := s.now()
 	for len(its) > 0 {
 		n := min(len(its), bulkChunk)
+		if tx.Engine() == store.SQLite {
+			n = sqliteChunks(len(its))[0]
+		}
 		var rows store.Rows
 		var err error
 		if tx.Engine() == store.Postgres {
@@ -142,42 +155,17 @@ func insertReservationsPG(ctx context.Context, tx store.Tx, now time.Time, its [
 		did, dt, line, sku, wh, lsku, per, qty, now)
 }
 
-// insertReservationsSQLite inserts the rows in one statement: the rows go in
-// as one JSON array (SQLite resolves numbered parameters by a linear search,
-// so a long VALUES list costs more in the parser than in the B-tree, and a
-// statement per SKU costs a prepare each).
+// insertReservationsSQLite inserts the rows in one statement of a fixed
+// number of rows (see sqliteChunks).
 func insertReservationsSQLite(ctx context.Context, tx store.Tx, now time.Time, its []*item) (store.Rows, error) {
-	b := make([]byte, 0, 96*len(its)+2)
-	b = append(b, '[')
-	for i, it := range its {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = appendJSONString(b, it.key.docID)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(it.key.line), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, it.qty, 10)
-		b = append(b, ',')
-		b = appendJSONString(b, it.key.docType)
-		b = append(b, ',')
-		b = appendJSONString(b, it.key.sku)
-		b = append(b, ',')
-		b = appendJSONString(b, it.bal.wh)
-		b = append(b, ',')
-		b = appendJSONString(b, it.lineSKU)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, it.perUnit, 10)
-		b = append(b, ']')
+	const cols = 12
+	args := make([]any, 0, len(its)*cols)
+	for _, it := range its {
+		args = append(args, it.key.docID, it.key.docType, it.key.line, it.key.sku, it.bal.wh, it.lineSKU, it.perUnit, it.qty, it.qty, "open", now, now)
 	}
-	b = append(b, ']')
-	// "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
 	return tx.Query(ctx, `INSERT INTO inv_reservations (doc_id, doc_type, doc_line, sku_id, warehouse_id, line_sku_id, per_unit, qty, open_qty, status, created_at, updated_at)
-		SELECT value->>0, value->>3, value->>1, value->>4, value->>5, value->>6, value->>7, value->>2, value->>2, 'open', ?1, ?1
-		FROM jsonb_each(?2) WHERE true
-		ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`,
-		now, string(b))
+		VALUES `+valueRows(len(its), cols)+`
+		ON CONFLICT DO NOTHING RETURNING doc_id, doc_type, doc_line, sku_id`, args...)
 }
 
 // multiRows reads several result sets one after the other.
