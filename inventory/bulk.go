@@ -11,10 +11,10 @@ import (
 )
 
 // Bulk writes of ledger rows and reservations, the hot path of group commit.
-// Each engine gets the statement it prepares and binds cheapest: on
-// PostgreSQL one array parameter per column, unnested; on SQLite one JSON
-// array of rows, read with json_each. Both keep the statement text and the
-// number of bound parameters constant whatever the batch size.
+// Each engine gets the statements it prepares and binds cheapest: on
+// PostgreSQL one array parameter per column, unnested; on SQLite multi-row
+// VALUES in statements of 64, 32, … 1 rows. Either way the statement texts
+// are few and fixed, so each is prepared once whatever the batch size.
 
 const bulkChunk = 1000
 
