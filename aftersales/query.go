@@ -26,11 +26,10 @@ type Filter struct {
 	Limit int
 }
 
-// List returns cases newest first, without their history.
-func (s *Service) List(ctx context.Context, f Filter) ([]Case, string, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 100
-	}
+// listQuery is List's statement and arguments for f (f.Limit set). A
+// filter on the platform order id searches aftersales_cases_platform_order
+// (see TestListByPlatformOrderProbes).
+func listQuery(f Filter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -73,6 +72,15 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Case, string, error) {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(f.Limit)
+	return q, args
+}
+
+// List returns cases newest first, without their history.
+func (s *Service) List(ctx context.Context, f Filter) ([]Case, string, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q, args := listQuery(f)
 	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", errs.Wrap(err, errs.Internal, "list cases")
