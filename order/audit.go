@@ -548,7 +548,20 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 		b.event(o, "route", "", "", "system", "passed over inactive warehouse", d)
 	}
 	if len(cands) == 0 && s.opts.DefaultWarehouse != "" {
-		cands = []string{s.opts.DefaultWarehouse}
+		// The default is a fallback, not the merchant's choice for this
+		// order: when it has been deactivated the order is routed among the
+		// active warehouses, as if there were no default.
+		active := true
+		if s.opts.Warehouses != nil {
+			if active, err = b.isActive(ctx, tx, s.opts.Warehouses, s.opts.DefaultWarehouse); err != nil {
+				return "", "", err
+			}
+		}
+		if active {
+			cands = []string{s.opts.DefaultWarehouse}
+		} else {
+			b.event(o, "route", "", "", "system", "passed over inactive warehouse", "default warehouse inactive: "+s.opts.DefaultWarehouse)
+		}
 	}
 	noRoute := "no routing rule matched and no default warehouse"
 	if len(cands) == 0 && s.opts.Warehouses != nil {

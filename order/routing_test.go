@@ -379,3 +379,48 @@ func TestByRegion(t *testing.T) {
 		}
 	}
 }
+
+// A deactivated DefaultWarehouse is passed over: the order is routed among
+// the active warehouses as if there were no default, and its history says
+// so. While the default is active it takes every order.
+func TestInactiveDefaultWarehouse(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
+		e := newRoutingEnv(t, db)
+		e.svc = New(db, Options{Stock: e.stock, Resolver: e.res, Warehouses: e.stock, DefaultWarehouse: "WH-DEF", Now: func() time.Time { return e.now }})
+		for _, w := range []string{"WH-DEF", "WH1"} {
+			e.stock.set(w, "SKU-A", 100)
+		}
+		e.stock.setWarehouses("WH-DEF", "WH1")
+		r := e.ingest(t, "shop", mk("D1", t0))
+		if o := e.order(t, r.OrderID); o.Status != Approved || o.WarehouseID != "WH-DEF" {
+			t.Fatalf("active default: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+
+		e.stock.setWarehouses("WH1")
+		r = e.ingest(t, "shop", mk("D2", t0))
+		d, err := e.svc.Get(context.Background(), r.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := d.Order; o.Status != Approved || o.WarehouseID != "WH1" {
+			t.Fatalf("inactive default: %s %v %q", o.Status, o.HoldReasons, o.WarehouseID)
+		}
+		if got := e.stock.reservedOf(r.OrderID); len(got) != 1 || got[0].WarehouseID != "WH1" {
+			t.Fatalf("reserved %+v, want WH1", got)
+		}
+		passed := false
+		for _, ev := range d.Events {
+			passed = passed || (ev.Kind == "route" && strings.Contains(ev.Detail, "WH-DEF"))
+		}
+		if !passed {
+			t.Fatalf("no route event names the inactive default: %+v", d.Events)
+		}
+
+		// No active warehouse at all: held, as without a default.
+		e.stock.setWarehouses()
+		r = e.ingest(t, "shop", mk("D3", t0))
+		if o := e.order(t, r.OrderID); o.Status != Held || !hasReason(o, ReasonNoRoute) {
+			t.Fatalf("nothing active: %s %v", o.Status, o.HoldReasons)
+		}
+	})
+}
