@@ -30,30 +30,69 @@ func TestIngestLookupsProbe(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var plan []string
-			err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				for rows.Next() {
-					var id, parent, unused int64
-					var detail string
-					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-						return err
-					}
-					plan = append(plan, detail)
-				}
-				return rows.Err()
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			all := strings.Join(plan, "\n")
+			all := explain(t, ctx, db, c.sql, c.args...)
 			if !strings.Contains(all, "SEARCH orders USING") || !strings.Contains(all, c.want+" (") {
 				t.Fatalf("plan does not search %s:\n%s", c.want, all)
 			}
 		})
 	}
+}
+
+// TestListQueriesProbe checks SQLite's plans for the order lists people use
+// most: the exception queue of a shop (held and excepted orders) must read
+// the status index, not every order of the shop, and a search by platform
+// order id or phone must probe, not read every order.
+func TestListQueriesProbe(t *testing.T) {
+	db := storetest.OpenSQLite(t, jobs.Config{})
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		q    Query
+		want []string // indexes the plan must search
+	}{
+		{"exception queue of a shop", Query{ShopID: "s", Status: []Status{Held, Exception}}, []string{"orders_status"}},
+		{"search", Query{Search: "T000000000042"}, []string{"orders_platform_order", "orders_phone"}},
+		{"search in a shop", Query{ShopID: "s", Search: "13800000000"}, []string{"orders_phone"}},
+		{"a shop, newest first", Query{ShopID: "s"}, []string{"orders_shop"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sql, args := listQuery(store.SQLite, c.q, 50)
+			all := explain(t, ctx, db, sql, args...)
+			if strings.Contains(all, "SCAN orders") {
+				t.Fatalf("plan reads every order:\n%s", all)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(all, w+" (") {
+					t.Fatalf("plan does not search %s:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+// explain returns SQLite's query plan for sql, one step per line.
+func explain(t *testing.T, ctx context.Context, db store.DB, sql string, args ...any) string {
+	t.Helper()
+	var plan []string
+	err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, unused int64
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				return err
+			}
+			plan = append(plan, detail)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
