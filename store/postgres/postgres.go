@@ -38,6 +38,9 @@ type Options struct {
 	// MaxConns bounds the pool (default 16).
 	MaxConns int32
 	Jobs     jobs.Config
+	// AnalyzeEvery is how often tables that grew fast are analyzed (see
+	// analyzer; default 2 s, negative: never, leaving it to autovacuum).
+	AnalyzeEvery time.Duration
 }
 
 // DB is an open PostgreSQL database.
@@ -46,6 +49,7 @@ type DB struct {
 	schema string
 	jobs   *jobs.Client[pgx.Tx]
 	migs   []store.Migration
+	stats  *analyzer // nil when off
 }
 
 var _ store.DB = (*DB)(nil)
@@ -101,6 +105,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, errs.Wrap(err, errs.Internal, "postgres: create job queue")
 	}
 	db.jobs = jobs.NewClient(rc, workers)
+	if opts.AnalyzeEvery >= 0 {
+		every := opts.AnalyzeEvery
+		if every == 0 {
+			every = analyzeEvery
+		}
+		db.stats = startAnalyzer(pool, every)
+	}
 	return db, nil
 }
 
@@ -174,6 +185,9 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func (db *DB) Close() error {
+	if db.stats != nil {
+		db.stats.stop()
+	}
 	db.pool.Close()
 	return nil
 }
