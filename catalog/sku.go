@@ -419,6 +419,11 @@ func (s *Service) GetSKUTx(ctx context.Context, tx store.Tx, id string) (SKU, er
 	return s.getSKU(ctx, tx, `id`, id)
 }
 
+// GetSKUIn is GetSKU through q: a transaction, or the database.
+func (s *Service) GetSKUIn(ctx context.Context, q store.Querier, id string) (SKU, error) {
+	return s.getSKU(ctx, q, `id`, id)
+}
+
 func (s *Service) getSKU(ctx context.Context, q store.Querier, col, v string) (SKU, error) {
 	k, err := scanSKU(q.QueryRow(ctx, `SELECT `+skuCols+` FROM catalog_skus WHERE `+col+` = $1`, v))
 	if err != nil {

@@ -296,7 +296,7 @@ func (o *Order) computeKeys() {
 	o.addressKey = keyOf(r.Name, strings.TrimSpace(r.Phone), r.Province, r.City, r.District, r.Town, strings.TrimSpace(r.Detail))
 }
 
-func (s *Service) env(o *Order, b *batch) Env {
+func (s *Service) env(ctx context.Context, q store.Querier, o *Order, b *batch) Env {
 	r := o.Receiver
 	res := s.opts.Geo.Resolve(r.Province, r.City, r.District)
 	o.DivisionCode = res.District.Code
@@ -322,7 +322,7 @@ func (s *Service) env(o *Order, b *batch) Env {
 		e.Quantity += l.Quantity
 		e.SKUs = append(e.SKUs, l.SKUID)
 	}
-	e.WeightGrams, e.SKUTypes = s.weightAndTypes(context.Background(), o.Lines, -1)
+	e.WeightGrams, e.SKUTypes = s.weightAndTypes(ctx, q, o.Lines, -1)
 	if o.phoneKey != "" {
 		e.SamePhoneRecent = b.phoneCounts[o.phoneKey]
 	}
@@ -347,7 +347,7 @@ func normPhone(p string) string {
 
 // weightAndTypes sums weights and collects SKU types of the lines of one
 // part (part < 0: all lines).
-func (s *Service) weightAndTypes(ctx context.Context, lines []Line, part int) (int64, []string) {
+func (s *Service) weightAndTypes(ctx context.Context, q store.Querier, lines []Line, part int) (int64, []string) {
 	if s.opts.SKUInfo == nil {
 		return 0, nil
 	}
@@ -357,7 +357,7 @@ func (s *Service) weightAndTypes(ctx context.Context, lines []Line, part int) (i
 		if part >= 0 && l.Part != part || l.SKUID == "" {
 			continue
 		}
-		if info, ok := s.opts.SKUInfo(ctx, l.SKUID); ok {
+		if info, ok := s.opts.SKUInfo(ctx, q, l.SKUID); ok {
 			w += info.WeightGrams * l.Quantity
 			if info.Type != "" {
 				types = addUnique(types, info.Type)
@@ -431,7 +431,7 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, b *batch, o *Order, ac
 		return nil
 	}
 	// 2. Rules.
-	env := s.env(o, b)
+	env := s.env(ctx, tx, o, b)
 	var hits []ruleHit
 	var holds []string
 	exception := false
@@ -577,7 +577,7 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 	for i, l := range o.Lines {
 		presale[i] = o.Presale
 		if !presale[i] && s.opts.SKUInfo != nil {
-			if info, ok := s.opts.SKUInfo(ctx, l.SKUID); ok && info.Presale {
+			if info, ok := s.opts.SKUInfo(ctx, tx, l.SKUID); ok && info.Presale {
 				presale[i] = true
 			}
 		}
@@ -678,7 +678,7 @@ func (s *Service) allocate(ctx context.Context, tx store.Tx, b *batch, o *Order,
 	for i := range parts {
 		pe := env
 		pe.Warehouse = parts[i].WarehouseID
-		pe.WeightGrams, pe.SKUTypes = s.weightAndTypes(ctx, o.Lines, parts[i].Part)
+		pe.WeightGrams, pe.SKUTypes = s.weightAndTypes(ctx, tx, o.Lines, parts[i].Part)
 		for _, r := range b.rs.courier {
 			ok, err := r.prog.Bool(pe)
 			if err != nil {

@@ -53,18 +53,6 @@ const (
 	chunkRows    = 400
 )
 
-// Ingest applies one platform delivery of an order. Deliveries are
-// idempotent: the same version twice changes nothing, an older version than
-// the stored one is recorded and ignored, the newest platform modification
-// time wins. A paid order is audited in the same transaction.
-func (s *Service) Ingest(ctx context.Context, shopID string, o channel.Order) (IngestResult, error) {
-	res, err := s.IngestBatch(ctx, shopID, []channel.Order{o})
-	if err != nil {
-		return IngestResult{PlatformOrderID: o.PlatformOrderID}, err
-	}
-	return res[0], res[0].Err
-}
-
 type prepared struct {
 	idx  int
 	in   channel.Order

@@ -217,7 +217,7 @@ func (s *Service) Approve(ctx context.Context, id, actor, reason string) (*Order
 				return errs.E(errs.Conflict, "line %d (platform SKU %s) is not bound to a SKU: fix it first", l.LineNo, l.PlatformSKUID)
 			}
 		}
-		env := s.env(o, b)
+		env := s.env(ctx, tx, o, b)
 		r, detail, err := s.allocate(ctx, tx, b, o, env)
 		if err != nil {
 			return err
@@ -519,7 +519,7 @@ func (s *Service) DryRun(ctx context.Context, req DryRunRequest) (DryRunResult, 
 		if err != nil {
 			return DryRunResult{}, err
 		}
-		env = s.env(&o, &batch{rs: rs, phoneCounts: map[string]int{}})
+		env = s.env(ctx, s.db, &o, &batch{rs: rs, phoneCounts: map[string]int{}})
 	default:
 		return DryRunResult{}, errs.WithField("order", "a sample order or env is required")
 	}

@@ -339,7 +339,7 @@ func TestRoutingSplitCourierMerge(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
-		e.svc.SetSKUInfo(func(_ context.Context, sku string) (SKUInfo, bool) {
+		e.svc.SetSKUInfo(func(_ context.Context, _ store.Querier, sku string) (SKUInfo, bool) {
 			switch sku {
 			case "SKU-H":
 				return SKUInfo{WeightGrams: 25000, Type: "bulky"}, true

@@ -91,8 +91,11 @@ type SKUInfo struct {
 	Presale     bool   // sold before it arrives: its lines wait in a part of their own
 }
 
-// SKUInfoFunc looks a SKU up (optional; nil: nothing known).
-type SKUInfoFunc func(ctx context.Context, skuID string) (SKUInfo, bool)
+// SKUInfoFunc looks a SKU up (optional; nil: nothing known). q is the
+// transaction the order is decided in: a lookup must go through it, not
+// take a connection of its own, which on PostgreSQL could wait for ever
+// behind transactions that wait for this one's locks.
+type SKUInfoFunc func(ctx context.Context, q store.Querier, skuID string) (SKUInfo, bool)
 
 // Options configure a Service.
 type Options struct {
@@ -138,6 +141,8 @@ type Service struct {
 	mu       sync.Mutex
 	ruleSet  *ruleSet
 	loadedAt time.Time
+
+	ingestQ ingestQueue // single deliveries waiting to be batched (Ingest)
 }
 
 // New returns the order service over db.

@@ -117,14 +117,14 @@ func OrderSKUInfo(cat *catalog.Service) order.SKUInfoFunc {
 	}
 	var mu sync.Mutex
 	cache := map[string]entry{}
-	return func(ctx context.Context, skuID string) (order.SKUInfo, bool) {
+	return func(ctx context.Context, q store.Querier, skuID string) (order.SKUInfo, bool) {
 		mu.Lock()
 		e, hit := cache[skuID]
 		mu.Unlock()
 		if hit && time.Since(e.at) < time.Minute {
 			return e.info, e.ok
 		}
-		s, err := cat.GetSKU(ctx, skuID)
+		s, err := cat.GetSKUIn(ctx, q, skuID)
 		e = entry{at: time.Now(), ok: err == nil}
 		if err == nil {
 			t := s.Attributes["type"]
