@@ -408,14 +408,6 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 		writes = append(writes, o)
 		b.touched[o.ID] = o
 	}
-	if len(b.pending) > 0 {
-		if err := s.opts.Stock.ReserveTx(ctx, tx, b.pending); err != nil {
-			if errs.Is(err, errs.Conflict) {
-				return errBatchShort
-			}
-			return errs.Wrap(err, errs.CodeOf(err), "reserve stock")
-		}
-	}
 	byID := make(map[string]*Order, len(writes))
 	for _, o := range writes {
 		byID[o.ID] = o
@@ -431,7 +423,23 @@ func (s *Service) ingestTx(ctx context.Context, tx store.Tx, rs *ruleSet, shopID
 	if err := writeVersions(ctx, tx, versions, now); err != nil {
 		return err
 	}
-	return writeEvents(ctx, tx, b.events)
+	if err := writeEvents(ctx, tx, b.events); err != nil {
+		return err
+	}
+	// The batch's reservations go last: on PostgreSQL they lock the rows of
+	// the SKUs' balances until the commit, and in a flash sale every
+	// transaction wants the same few. Taken last, they are held for the
+	// reservation and the commit only. If stock is short the whole
+	// transaction is redone order by order (errBatchShort).
+	if len(b.pending) > 0 {
+		if err := s.opts.Stock.ReserveTx(ctx, tx, b.pending); err != nil {
+			if errs.Is(err, errs.Conflict) {
+				return errBatchShort
+			}
+			return errs.Wrap(err, errs.CodeOf(err), "reserve stock")
+		}
+	}
+	return nil
 }
 
 // orderVersion is what orders the platform's versions of one order.
