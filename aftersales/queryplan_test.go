@@ -1,12 +1,10 @@
 package aftersales
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"omnihub/jobs"
-	"omnihub/store"
 	"omnihub/store/storetest"
 )
 
@@ -23,27 +21,7 @@ func TestListByPlatformOrderProbes(t *testing.T) {
 		{PlatformOrderID: "P1", Type: RefundOnly, After: "c", Limit: 100},
 	} {
 		q, args := listQuery(f)
-		var plan []string
-		err := db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-			rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id, parent, unused int64
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					return err
-				}
-				plan = append(plan, detail)
-			}
-			return rows.Err()
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if all := strings.Join(plan, "\n"); !strings.Contains(all, "SEARCH aftersales_cases USING INDEX aftersales_cases_platform_order (platform_order_id=?)") {
+		if all := storetest.QueryPlan(t, db, q, args...); !strings.Contains(all, "SEARCH aftersales_cases USING INDEX aftersales_cases_platform_order (platform_order_id=?)") {
 			t.Errorf("%+v: plan does not search aftersales_cases_platform_order:\n%s", f, all)
 		}
 	}

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -32,27 +31,7 @@ func TestBindingLookupsProbe(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var plan []string
-			err := db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-				rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				for rows.Next() {
-					var id, parent, unused int64
-					var detail string
-					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-						return err
-					}
-					plan = append(plan, detail)
-				}
-				return rows.Err()
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if all := strings.Join(plan, "\n"); !strings.Contains(all, c.want) {
+			if all := storetest.QueryPlan(t, db, c.sql, c.args...); !strings.Contains(all, c.want) {
 				t.Fatalf("plan does not search %q:\n%s", c.want, all)
 			}
 		})

@@ -1,12 +1,10 @@
 package inventory
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"omnihub/jobs"
-	"omnihub/store"
 	"omnihub/store/storetest"
 )
 
@@ -33,7 +31,7 @@ func TestAllocInputsProbe(t *testing.T) {
 			for i := 0; i < c.marks; i++ {
 				args = append(args, "m")
 			}
-			plan := queryPlan(t, db, inputsQuery(3, c.byShop, c.marks), args...)
+			plan := storetest.QueryPlan(t, db, inputsQuery(3, c.byShop, c.marks), args...)
 			want := []string{
 				"SEARCH inv_balances USING INDEX inv_balances_sku (sku_id=?)",
 				"SEARCH inv_policy_overrides USING INDEX inv_policy_overrides_sku (sku_id=?)",
@@ -51,30 +49,4 @@ func TestAllocInputsProbe(t *testing.T) {
 			}
 		})
 	}
-}
-
-// queryPlan returns SQLite's EXPLAIN QUERY PLAN of query, one step a line.
-func queryPlan(t *testing.T, db store.DB, query string, args ...any) string {
-	t.Helper()
-	var plan []string
-	err := db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, parent, unused int64
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				return err
-			}
-			plan = append(plan, detail)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(plan, "\n")
 }

@@ -1,7 +1,6 @@
 package order
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 // status index) per batch, which made ingest slow down as orders piled up.
 func TestIngestLookupsProbe(t *testing.T) {
 	db := storetest.OpenSQLite(t, jobs.Config{})
-	ctx := context.Background()
 	cases := []struct {
 		name, sql string
 		args      []any
@@ -30,7 +28,7 @@ func TestIngestLookupsProbe(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			all := explain(t, ctx, db, c.sql, c.args...)
+			all := storetest.QueryPlan(t, db, c.sql, c.args...)
 			if !strings.Contains(all, "SEARCH orders USING") || !strings.Contains(all, c.want+" (") {
 				t.Fatalf("plan does not search %s:\n%s", c.want, all)
 			}
@@ -44,7 +42,6 @@ func TestIngestLookupsProbe(t *testing.T) {
 // order id or phone must probe, not read every order.
 func TestListQueriesProbe(t *testing.T) {
 	db := storetest.OpenSQLite(t, jobs.Config{})
-	ctx := context.Background()
 	cases := []struct {
 		name string
 		q    Query
@@ -58,7 +55,7 @@ func TestListQueriesProbe(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sql, args := listQuery(store.SQLite, c.q, 50)
-			all := explain(t, ctx, db, sql, args...)
+			all := storetest.QueryPlan(t, db, sql, args...)
 			if strings.Contains(all, "SCAN orders") {
 				t.Fatalf("plan reads every order:\n%s", all)
 			}
@@ -69,30 +66,4 @@ func TestListQueriesProbe(t *testing.T) {
 			}
 		})
 	}
-}
-
-// explain returns SQLite's query plan for sql, one step per line.
-func explain(t *testing.T, ctx context.Context, db store.DB, sql string, args ...any) string {
-	t.Helper()
-	var plan []string
-	err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		rows, err := tx.Query(ctx, "EXPLAIN QUERY PLAN "+sql, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, parent, unused int64
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				return err
-			}
-			plan = append(plan, detail)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(plan, "\n")
 }
