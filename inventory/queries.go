@@ -99,30 +99,10 @@ func (s *Service) Ledger(ctx context.Context, q LedgerQuery) (entries []LedgerEn
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 100
 	}
-	query := `SELECT seq, at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line, d_on_hand, d_reserved, d_in_transit, d_defective,
-		on_hand, reserved, in_transit, defective FROM inv_ledger WHERE 1 = 1`
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	if q.SKUID != "" {
-		query += ` AND sku_id = ` + arg(q.SKUID)
+	query, args, err := ledgerQuery(q)
+	if err != nil {
+		return nil, "", err
 	}
-	if q.WarehouseID != "" {
-		query += ` AND warehouse_id = ` + arg(q.WarehouseID)
-	}
-	if q.DocType != "" {
-		query += ` AND doc_type = ` + arg(q.DocType)
-	}
-	if q.DocID != "" {
-		query += ` AND doc_id = ` + arg(q.DocID)
-	}
-	if q.Cursor != "" {
-		after, err := strconv.ParseInt(q.Cursor, 10, 64)
-		if err != nil {
-			return nil, "", errs.WithField("cursor", "malformed")
-		}
-		query += ` AND seq > ` + arg(after)
-	}
-	query += ` ORDER BY seq LIMIT ` + arg(q.Limit)
 	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, "", errs.Wrap(err, errs.Internal, "read ledger")
@@ -165,4 +145,35 @@ func (s *Service) Reservations(ctx context.Context, docType, docID string) ([]Re
 		out = append(out, r)
 	}
 	return out, errs.Wrap(rows.Err(), errs.Internal, "read reservations")
+}
+
+// ledgerQuery builds Ledger's statement. A page by SKU searches
+// inv_ledger_sku (sku_id, seq), by document inv_ledger_doc (doc_id,
+// doc_type): neither reads more than the page (TestLedgerQueriesProbe).
+func ledgerQuery(q LedgerQuery) (string, []any, error) {
+	query := `SELECT seq, at, warehouse_id, sku_id, reason, doc_type, doc_id, doc_line, d_on_hand, d_reserved, d_in_transit, d_defective,
+		on_hand, reserved, in_transit, defective FROM inv_ledger WHERE 1 = 1`
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if q.SKUID != "" {
+		query += ` AND sku_id = ` + arg(q.SKUID)
+	}
+	if q.WarehouseID != "" {
+		query += ` AND warehouse_id = ` + arg(q.WarehouseID)
+	}
+	if q.DocType != "" {
+		query += ` AND doc_type = ` + arg(q.DocType)
+	}
+	if q.DocID != "" {
+		query += ` AND doc_id = ` + arg(q.DocID)
+	}
+	if q.Cursor != "" {
+		after, err := strconv.ParseInt(q.Cursor, 10, 64)
+		if err != nil {
+			return "", nil, errs.WithField("cursor", "malformed")
+		}
+		query += ` AND seq > ` + arg(after)
+	}
+	query += ` ORDER BY seq LIMIT ` + arg(q.Limit)
+	return query, args, nil
 }

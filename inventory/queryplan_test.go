@@ -50,3 +50,36 @@ func TestAllocInputsProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerQueriesProbe checks SQLite's plans for a page of the stock
+// ledger by SKU, by SKU and warehouse, and by document (an order's moves):
+// each must search an index on its filter instead of reading or sorting
+// the SKU's whole history or the whole ledger.
+func TestLedgerQueriesProbe(t *testing.T) {
+	db := storetest.OpenSQLite(t, jobs.Config{})
+	cases := []struct {
+		name string
+		q    LedgerQuery
+		want string
+	}{
+		{"a SKU", LedgerQuery{SKUID: "k", Limit: 100}, "SEARCH inv_ledger USING INDEX inv_ledger_sku (sku_id=?"},
+		{"a SKU, next page", LedgerQuery{SKUID: "k", Cursor: "42", Limit: 100}, "SEARCH inv_ledger USING INDEX inv_ledger_sku (sku_id=? AND seq>?)"},
+		{"a SKU in a warehouse", LedgerQuery{SKUID: "k", WarehouseID: "w", Limit: 100}, "SEARCH inv_ledger USING INDEX inv_ledger_sku (sku_id=?"},
+		{"a document", LedgerQuery{DocType: "order", DocID: "o1", Limit: 100}, "SEARCH inv_ledger USING INDEX inv_ledger_doc (doc_id=? AND doc_type=?)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sql, args, err := ledgerQuery(c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := storetest.QueryPlan(t, db, sql, args...)
+			if !strings.Contains(plan, c.want) {
+				t.Fatalf("plan lacks %q:\n%s", c.want, plan)
+			}
+			if strings.Contains(plan, "TEMP B-TREE") {
+				t.Fatalf("plan sorts the matching rows:\n%s", plan)
+			}
+		})
+	}
+}
