@@ -77,6 +77,17 @@ type Sync struct {
 	// PlatformRate caps API calls per second per platform app and API
 	// family (default 50). Raise it to the quota the platform granted the app.
 	PlatformRate float64 `yaml:"platform_rate"`
+	// Retention is how long the engine keeps processed messages, the
+	// stock push log, and alerts and reconciliation reports (defaults 30,
+	// 14 and 180 days; negative: for ever).
+	Retention Retention `yaml:"retention"`
+}
+
+// Retention: how long the sync engine's records are kept.
+type Retention struct {
+	Messages time.Duration `yaml:"messages"`
+	PushLog  time.Duration `yaml:"push_log"`
+	Reports  time.Duration `yaml:"reports"`
 }
 
 // Aftersales configures after-sales.

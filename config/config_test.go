@@ -85,6 +85,12 @@ func TestSyncSchedule(t *testing.T) {
 	if _, err := Load("", env(nil)); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("negative platform_rate: %v", err)
 	}
+	if err := os.WriteFile("omnihub.yaml", []byte("sync:\n  retention:\n    messages: 168h\n    push_log: -1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := Load("", env(nil)); err != nil || cfg.Sync.Retention.Messages != 7*24*time.Hour || cfg.Sync.Retention.PushLog >= 0 || cfg.Sync.Retention.Reports != 0 {
+		t.Fatalf("retention from YAML: %+v %v", cfg.Sync.Retention, err)
+	}
 }
 
 func TestAftersalesReturnAddress(t *testing.T) {

@@ -159,7 +159,8 @@ func (e *Engine) Alerts(ctx context.Context, limit int) ([]Alert, error) {
 
 // checkAlerts runs on every tick: failure rates, push lag, waiting orders.
 // Failure rates are over the calls of every process (callstats.go); the
-// tick also prunes old call counts and long-gone sync members.
+// tick also prunes old call counts, long-gone sync members and the
+// records past their retention (retention.go).
 func (e *Engine) checkAlerts(ctx context.Context) error {
 	cfg := e.cfg.Alerts
 	rates, err := e.failureRates(ctx)
@@ -187,6 +188,11 @@ func (e *Engine) checkAlerts(ctx context.Context) error {
 		}
 		if err := e.pruneMembers(ctx); err != nil {
 			e.log.Warn("prune sync members", "err", err)
+		}
+		if n, err := e.pruneRecords(ctx); err != nil {
+			e.log.Warn("prune sync records", "err", err)
+		} else if n > 0 {
+			e.log.Info("pruned sync records past their retention", "rows", n)
 		}
 	}
 	if cfg.WaitingOrders != nil {

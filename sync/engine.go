@@ -141,6 +141,8 @@ type Config struct {
 	// looks at the shop again (default 12 × TickEvery: one minute at the
 	// default tick). After a resume, queued work starts within it.
 	PausedRecheck time.Duration
+	// Retention is how long the engine's own records are kept.
+	Retention RetentionConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -184,6 +186,7 @@ func (c Config) withDefaults() Config {
 		c.PausedRecheck = 12 * c.TickEvery
 	}
 	c.Alerts = c.Alerts.withDefaults()
+	c.Retention = c.Retention.withDefaults()
 	return c
 }
 

@@ -75,6 +75,8 @@ func (a *App) wireSync(opts Options) {
 		cfg.TickEvery = opts.SyncTick
 	}
 	cfg.PlatformRate = a.Config.Sync.PlatformRate
+	r := a.Config.Sync.Retention
+	cfg.Retention = syncer.RetentionConfig{Messages: r.Messages, PushLog: r.PushLog, Reports: r.Reports}
 	if opts.SyncPlatformRate > 0 {
 		cfg.PlatformRate = opts.SyncPlatformRate
 	}
