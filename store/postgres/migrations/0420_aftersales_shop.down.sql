@@ -1,0 +1,1 @@
+DROP INDEX aftersales_cases_shop;
