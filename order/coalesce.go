@@ -3,10 +3,10 @@ package order
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"omnihub/channel"
 	"omnihub/errs"
+	"omnihub/internal/batchq"
 )
 
 // An ingestQueue turns concurrent single deliveries (Ingest) into batches
@@ -25,23 +25,17 @@ import (
 // There is no timer: a lone delivery runs at once, alone, and batches grow
 // only as far as the load makes deliveries wait anyway. One batch runs at a
 // time.
-type ingestQueue struct {
-	mu    sync.Mutex
-	queue []*delivery
-	busy  bool
-}
+type ingestQueue = batchq.Queue[*delivery]
 
 // maxIngestBatch bounds the deliveries of one round.
 const maxIngestBatch = 500
 
 type delivery struct {
-	ctx     context.Context
-	shopID  string
-	order   channel.Order
-	started bool // taken off the queue by a leader (under ingestQueue.mu)
-	res     IngestResult
-	err     error
-	done    chan struct{}
+	ctx    context.Context
+	shopID string
+	order  channel.Order
+	res    IngestResult
+	err    error
 }
 
 // Ingest applies one platform delivery of an order. Deliveries are
@@ -55,82 +49,11 @@ type delivery struct {
 // ends while its delivery is still queued gets the context's error and the
 // delivery is not applied.
 func (s *Service) Ingest(ctx context.Context, shopID string, o channel.Order) (IngestResult, error) {
-	if err := ctx.Err(); err != nil {
+	d := &delivery{ctx: ctx, shopID: shopID, order: o}
+	if err := s.ingestQ.Do(ctx, d, s.ingestRound); err != nil {
 		return IngestResult{PlatformOrderID: o.PlatformOrderID}, err
 	}
-	q := &s.ingestQ
-	d := &delivery{ctx: ctx, shopID: shopID, order: o, done: make(chan struct{})}
-	q.mu.Lock()
-	q.queue = append(q.queue, d)
-	lead := !q.busy
-	q.busy = true
-	q.mu.Unlock()
-	if lead {
-		s.leadIngest(d)
-	}
-	select {
-	case <-d.done:
-		return d.res, d.err
-	case <-ctx.Done():
-	}
-	q.mu.Lock()
-	if !d.started {
-		for i, x := range q.queue {
-			if x == d {
-				q.queue = append(q.queue[:i:i], q.queue[i+1:]...)
-				break
-			}
-		}
-		q.mu.Unlock()
-		return IngestResult{PlatformOrderID: o.PlatformOrderID}, ctx.Err()
-	}
-	q.mu.Unlock()
-	<-d.done // running: its outcome is the caller's
 	return d.res, d.err
-}
-
-// leadIngest runs queued rounds until own is answered, then hands the lead
-// to a goroutine if deliveries are still queued, so that one caller does
-// not serve a busy queue for ever.
-func (s *Service) leadIngest(own *delivery) {
-	q := &s.ingestQ
-	for {
-		q.mu.Lock()
-		n := min(len(q.queue), maxIngestBatch)
-		if n == 0 {
-			q.busy = false
-			q.mu.Unlock()
-			return
-		}
-		round := append([]*delivery(nil), q.queue[:n]...)
-		q.queue = append(q.queue[:0:0], q.queue[n:]...)
-		for _, d := range round {
-			d.started = true
-		}
-		q.mu.Unlock()
-		s.ingestRound(round)
-		if own != nil && isDone(own.done) {
-			q.mu.Lock()
-			more := len(q.queue) > 0
-			if !more {
-				q.busy = false
-			}
-			q.mu.Unlock()
-			if more {
-				go s.leadIngest(nil)
-			}
-			return
-		}
-	}
-}
-
-func isDone(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // ingestRound ingests a round's deliveries, one IngestBatch per shop, and
@@ -158,7 +81,6 @@ func (s *Service) ingestRound(round []*delivery) {
 			} else {
 				d.res, d.err = res[i], res[i].Err
 			}
-			close(d.done)
 		}
 	}
 }

@@ -84,35 +84,27 @@ func TestIngestCancelledWhileQueued(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, db store.DB) {
 		e := newEnv(t, db)
 		q := &e.svc.ingestQ
-		// Hold the lead, so that deliveries queue.
-		q.mu.Lock()
-		q.busy = true
-		q.mu.Unlock()
+		// Hold the queue, so that deliveries wait in it.
+		release, ok := q.Hold(e.svc.ingestRound)
+		if !ok {
+			t.Fatal("idle ingest queue not held")
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
 			_, err := e.svc.Ingest(ctx, "shop", mk("Q1", t0))
 			done <- err
 		}()
-		for {
-			q.mu.Lock()
-			queued := len(q.queue)
-			q.mu.Unlock()
-			if queued == 1 {
-				break
-			}
+		for q.Len() != 1 {
 		}
 		cancel()
 		if err := <-done; err != context.Canceled {
 			t.Fatalf("cancelled while queued: %v", err)
 		}
-		q.mu.Lock()
-		left := len(q.queue)
-		q.busy = false
-		q.mu.Unlock()
-		if left != 0 {
+		if left := q.Len(); left != 0 {
 			t.Fatalf("%d deliveries left queued", left)
 		}
+		release()
 		r, err := e.svc.Ingest(context.Background(), "shop", mk("Q2", t0))
 		if err != nil || r.Outcome != Created {
 			t.Fatalf("next delivery: %+v %v", r, err)

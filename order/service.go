@@ -165,7 +165,7 @@ func New(db store.DB, opts Options) *Service {
 	if opts.RulesTTL <= 0 {
 		opts.RulesTTL = 5 * time.Second
 	}
-	return &Service{db: db, opts: opts, log: opts.Logger}
+	return &Service{db: db, opts: opts, log: opts.Logger, ingestQ: ingestQueue{Max: maxIngestBatch}}
 }
 
 // DB is the database the service works on.

@@ -9,7 +9,8 @@
 // in one transaction, every call queued by then, each inside a savepoint of
 // its own; callers arriving meanwhile queue for the following transaction.
 // There is no timer: a lone call runs at once, alone, and batches grow only
-// as far as the load makes callers wait anyway.
+// as far as the load makes callers wait anyway. (The queueing is package
+// batchq's.)
 //
 // What a caller sees is what it would see with a transaction of its own:
 //   - a call that fails (or panics) is rolled back to its savepoint and
@@ -32,6 +33,7 @@ import (
 	"sync"
 
 	"omnihub/errs"
+	"omnihub/internal/batchq"
 	"omnihub/store"
 )
 
@@ -51,19 +53,16 @@ type Group[T any] struct {
 	// one transaction does not hold the writer for too long.
 	MaxBatch int
 
-	mu    sync.Mutex
-	queue []*call[T]
-	busy  bool
+	init sync.Once
+	q    batchq.Queue[*call[T]]
 }
 
 type call[T any] struct {
-	ctx     context.Context
-	fn      func(ctx context.Context, tx store.Tx) (T, error)
-	started bool // taken off the queue by a leader (under Group.mu)
-	val     T
-	err     error
-	after   []func()
-	done    chan struct{}
+	ctx   context.Context
+	fn    func(ctx context.Context, tx store.Tx) (T, error)
+	val   T
+	err   error
+	after []func()
 }
 
 // Do runs fn in a transaction, shared with the concurrent callers of the
@@ -71,84 +70,12 @@ type call[T any] struct {
 // any InTx callback, fn may be run again if the engine retries the
 // transaction, so it must have no side effects outside it.
 func (g *Group[T]) Do(ctx context.Context, fn func(ctx context.Context, tx store.Tx) (T, error)) error {
-	if err := ctx.Err(); err != nil {
+	c := &call[T]{ctx: ctx, fn: fn}
+	g.init.Do(func() { g.q.Max = g.MaxBatch })
+	if err := g.q.Do(ctx, c, g.run); err != nil {
 		return err
 	}
-	c := &call[T]{ctx: ctx, fn: fn, done: make(chan struct{})}
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	lead := !g.busy
-	g.busy = true
-	g.mu.Unlock()
-	if lead {
-		g.lead(c)
-	}
-	select {
-	case <-c.done:
-		return c.err
-	case <-ctx.Done():
-	}
-	g.mu.Lock()
-	if !c.started {
-		for i, q := range g.queue {
-			if q == c {
-				g.queue = append(g.queue[:i:i], g.queue[i+1:]...)
-				break
-			}
-		}
-		g.mu.Unlock()
-		return ctx.Err()
-	}
-	g.mu.Unlock()
-	<-c.done // running: its outcome is the caller's
 	return c.err
-}
-
-// lead runs queued batches until own is answered (own nil: until the queue
-// is empty), then hands the lead to a goroutine if calls are still queued,
-// so that one caller does not serve a busy group for ever.
-func (g *Group[T]) lead(own *call[T]) {
-	limit := g.MaxBatch
-	if limit <= 0 {
-		limit = 256
-	}
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), limit)
-		if n == 0 {
-			g.busy = false
-			g.mu.Unlock()
-			return
-		}
-		batch := append([]*call[T](nil), g.queue[:n]...)
-		g.queue = append(g.queue[:0:0], g.queue[n:]...)
-		for _, c := range batch {
-			c.started = true
-		}
-		g.mu.Unlock()
-		g.run(batch)
-		if own != nil && closed(own.done) {
-			g.mu.Lock()
-			more := len(g.queue) > 0
-			if !more {
-				g.busy = false
-			}
-			g.mu.Unlock()
-			if more {
-				go g.lead(nil)
-			}
-			return
-		}
-	}
-}
-
-func closed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // run executes one batch in one transaction and answers every call in it.
@@ -166,7 +93,6 @@ func (g *Group[T]) run(batch []*call[T]) {
 			}
 			return nil
 		})
-		close(c.done)
 		return
 	}
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -208,11 +134,10 @@ func (g *Group[T]) run(batch []*call[T]) {
 		}
 		return nil
 	})
-	for _, c := range batch {
-		if err != nil {
+	if err != nil {
+		for _, c := range batch {
 			c.err = err
 		}
-		close(c.done)
 	}
 }
 
